@@ -1,0 +1,410 @@
+//! A binding: one DNS name kept in sync with one target group on one port, and its validation.
+//!
+//! Bindings arrive as JSON (the execution input of the state machine, the CLI, the CDK schedule). Parsing
+//! validates every field and fills the documented defaults, so every later step works on a binding that is
+//! known to be sound; an error names the field and the bad value.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// Default number of consecutive runs an address must be missing before it is deregistered.
+pub const DEFAULT_GRACE_RUNS: u32 = 3;
+
+/// The address family a binding resolves and registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// A records.
+    #[default]
+    Ipv4,
+    /// AAAA records.
+    Ipv6,
+}
+
+impl Family {
+    /// Whether `ip` belongs to this family.
+    pub fn contains(self, ip: &IpAddr) -> bool {
+        matches!((self, ip), (Family::Ipv4, IpAddr::V4(_)) | (Family::Ipv6, IpAddr::V6(_)))
+    }
+
+    /// The ranges an NLB accepts as IP targets outside the VPC, used when `allowedCidrs` is not given.
+    pub fn default_allowed(self) -> Vec<IpNet> {
+        let texts: &[&str] = match self {
+            Family::Ipv4 => &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"],
+            Family::Ipv6 => &["fc00::/7"],
+        };
+        texts.iter().filter_map(|t| t.parse().ok()).collect()
+    }
+}
+
+/// How hard the resolver looks for addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupLimits {
+    /// Query budget for one run (all queries, including retries of failed ones).
+    pub max_queries: u32,
+    /// Sampling stops once every expected address is seen and this many answers in a row brought nothing new.
+    pub settle_queries: u32,
+    /// Timeout of one query in milliseconds.
+    pub timeout_ms: u32,
+}
+
+impl Default for LookupLimits {
+    fn default() -> Self {
+        LookupLimits { max_queries: 200, settle_queries: 10, timeout_ms: 2000 }
+    }
+}
+
+/// A target group ARN, checked and split into the parts the state key uses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetGroupArn {
+    raw: String,
+    name: String,
+    id: String,
+}
+
+impl TargetGroupArn {
+    /// The ARN as given.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+    /// The target group's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The target group's id (the last ARN segment).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl FromStr for TargetGroupArn {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| format!("{s:?} is not a target group ARN: {why}");
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[0] != "arn" {
+            return Err(bad("expected arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID"));
+        }
+        if !parts[1].starts_with("aws") {
+            return Err(bad("unknown partition"));
+        }
+        if parts[2] != "elasticloadbalancing" {
+            return Err(bad("service is not elasticloadbalancing"));
+        }
+        if parts[3].is_empty() || !parts[3].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            return Err(bad("bad region"));
+        }
+        if parts[4].len() != 12 || !parts[4].chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad("account is not 12 digits"));
+        }
+        let resource: Vec<&str> = parts[5].split('/').collect();
+        let [kind, name, id] = resource.as_slice() else {
+            return Err(bad("resource is not targetgroup/NAME/ID"));
+        };
+        if *kind != "targetgroup" {
+            return Err(bad("resource is not a targetgroup"));
+        }
+        let name_ok = !name.is_empty() && name.len() <= 32 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !name_ok {
+            return Err(bad("bad target group name"));
+        }
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad("bad target group id"));
+        }
+        Ok(TargetGroupArn { raw: s.to_owned(), name: (*name).to_owned(), id: (*id).to_owned() })
+    }
+}
+
+impl fmt::Display for TargetGroupArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl Serialize for TargetGroupArn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.raw)
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetGroupArn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What is wrong with a binding: the field, the value, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("binding field `{field}`: {problem}")]
+pub struct BindingError {
+    /// The JSON field name (camelCase), as users write it.
+    pub field: &'static str,
+    /// What is wrong, naming the bad value.
+    pub problem: String,
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> BindingError {
+    BindingError { field, problem: problem.into() }
+}
+
+/// One thing to keep in sync, validated, with every default filled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "RawBinding")]
+pub struct Binding {
+    /// Short name: metric dimension, schedule name, CLI argument.
+    pub name: String,
+    /// The DNS name to resolve (lower case, no trailing dot).
+    pub dns_name: String,
+    /// Port the targets are registered on.
+    pub port: u16,
+    /// The NLB's IP target group.
+    pub target_group_arn: TargetGroupArn,
+    /// Consecutive runs without an address before it is deregistered.
+    pub grace_runs: u32,
+    /// Resolved addresses must lie in one of these; anything else is refused.
+    pub allowed_cidrs: Vec<IpNet>,
+    /// The target group's VPC: addresses outside are registered with `AvailabilityZone: all`.
+    pub vpc_cidrs: Vec<IpNet>,
+    /// A or AAAA.
+    pub family: Family,
+    /// Resolver limits.
+    pub lookup: LookupLimits,
+    /// Explicit cap on deregistrations per run; `None` means half of the registered targets, at least one.
+    pub max_deregistrations_per_run: Option<u32>,
+}
+
+/// The wire form, before validation. Numbers are wide so that an out-of-range value gets our message.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawBinding {
+    name: String,
+    dns_name: String,
+    port: i64,
+    target_group_arn: String,
+    #[serde(default)]
+    grace_runs: Option<i64>,
+    #[serde(default)]
+    allowed_cidrs: Option<Vec<String>>,
+    vpc_cidrs: Vec<String>,
+    #[serde(default)]
+    family: Option<Family>,
+    #[serde(default)]
+    lookup: Option<RawLookup>,
+    #[serde(default)]
+    max_deregistrations_per_run: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawLookup {
+    #[serde(default)]
+    max_queries: Option<i64>,
+    #[serde(default)]
+    settle_queries: Option<i64>,
+    #[serde(default)]
+    timeout_ms: Option<i64>,
+}
+
+fn in_range(field: &'static str, v: i64, lo: i64, hi: i64) -> Result<u32, BindingError> {
+    if v < lo || v > hi {
+        return Err(invalid(field, format!("{v} is out of range {lo}..={hi}")));
+    }
+    u32::try_from(v).map_err(|_| invalid(field, format!("{v} is out of range {lo}..={hi}")))
+}
+
+fn parse_cidrs(field: &'static str, texts: &[String]) -> Result<Vec<IpNet>, BindingError> {
+    texts
+        .iter()
+        .map(|t| {
+            let net: IpNet = t.parse().map_err(|_| invalid(field, format!("{t:?} is not a CIDR block")))?;
+            if net != net.trunc() {
+                return Err(invalid(field, format!("{t:?} has host bits set (did you mean {}?)", net.trunc())));
+            }
+            Ok(net)
+        })
+        .collect()
+}
+
+/// Checks a DNS name and returns it in canonical form (lower case, no trailing dot).
+pub fn canonical_dns_name(name: &str) -> Result<String, String> {
+    let n = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if n.is_empty() || n.len() > 253 {
+        return Err(format!("{name:?} is not a DNS name (length)"));
+    }
+    for label in n.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(format!("{name:?} is not a DNS name (label {label:?})"));
+        }
+    }
+    Ok(n)
+}
+
+impl TryFrom<RawBinding> for Binding {
+    type Error = BindingError;
+
+    fn try_from(raw: RawBinding) -> Result<Self, Self::Error> {
+        let name_ok = !raw.name.is_empty()
+            && raw.name.len() <= 48
+            && raw.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !name_ok {
+            return Err(invalid("name", format!("{:?} must be 1-48 characters of a-z, 0-9 and -", raw.name)));
+        }
+        let dns_name = canonical_dns_name(&raw.dns_name).map_err(|e| invalid("dnsName", e))?;
+        let port = in_range("port", raw.port, 1, 65535)?;
+        let port = u16::try_from(port).map_err(|_| invalid("port", format!("{} is not a port", raw.port)))?;
+        let target_group_arn: TargetGroupArn = raw.target_group_arn.parse().map_err(|e| invalid("targetGroupArn", e))?;
+        let grace_runs = match raw.grace_runs {
+            Some(v) => in_range("graceRuns", v, 1, 1000)?,
+            None => DEFAULT_GRACE_RUNS,
+        };
+        let family = raw.family.unwrap_or_default();
+        let allowed_cidrs = match raw.allowed_cidrs {
+            Some(list) if list.is_empty() => {
+                return Err(invalid("allowedCidrs", "is empty: no address could ever be registered"));
+            }
+            Some(list) => parse_cidrs("allowedCidrs", &list)?,
+            None => family.default_allowed(),
+        };
+        let vpc_cidrs = parse_cidrs("vpcCidrs", &raw.vpc_cidrs)?;
+        let defaults = LookupLimits::default();
+        let lookup = match raw.lookup {
+            None => defaults,
+            Some(l) => LookupLimits {
+                max_queries: match l.max_queries {
+                    Some(v) => in_range("lookup.maxQueries", v, 1, 2000)?,
+                    None => defaults.max_queries,
+                },
+                settle_queries: match l.settle_queries {
+                    Some(v) => in_range("lookup.settleQueries", v, 1, 200)?,
+                    None => defaults.settle_queries,
+                },
+                timeout_ms: match l.timeout_ms {
+                    Some(v) => in_range("lookup.timeoutMs", v, 50, 30_000)?,
+                    None => defaults.timeout_ms,
+                },
+            },
+        };
+        let max_deregistrations_per_run = match raw.max_deregistrations_per_run {
+            Some(v) => Some(in_range("maxDeregistrationsPerRun", v, 1, 1000)?),
+            None => None,
+        };
+        Ok(Binding {
+            name: raw.name,
+            dns_name,
+            port,
+            target_group_arn,
+            grace_runs,
+            allowed_cidrs,
+            vpc_cidrs,
+            family,
+            lookup,
+            max_deregistrations_per_run,
+        })
+    }
+}
+
+impl Binding {
+    /// Parses and validates a binding from JSON; the error names the field and the value.
+    pub fn from_json(text: &str) -> Result<Binding, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Whether DNS may hand us this address.
+    pub fn allows(&self, ip: &IpAddr) -> bool {
+        self.family.contains(ip) && self.allowed_cidrs.iter().any(|n| n.contains(ip))
+    }
+
+    /// The availability zone to register `ip` with: none inside the VPC, `all` outside (AWS rejects the
+    /// other way round in both cases).
+    pub fn availability_zone_for(&self, ip: &IpAddr) -> Option<String> {
+        if self.vpc_cidrs.iter().any(|n| n.contains(ip)) { None } else { Some("all".to_owned()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef";
+
+    fn json(extra: &str) -> String {
+        format!(
+            r#"{{"name":"web","dnsName":"Internal-Web.example.COM.","port":443,"targetGroupArn":"{ARN}","vpcCidrs":["10.0.0.0/16"]{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn minimal_binding_gets_documented_defaults() {
+        let b = Binding::from_json(&json("")).expect("valid");
+        assert_eq!(b.dns_name, "internal-web.example.com");
+        assert_eq!(b.grace_runs, 3);
+        assert_eq!(b.family, Family::Ipv4);
+        assert_eq!(b.allowed_cidrs.len(), 4);
+        assert_eq!(b.lookup, LookupLimits::default());
+        assert_eq!(b.max_deregistrations_per_run, None);
+        assert_eq!(b.target_group_arn.name(), "web");
+        assert_eq!(b.target_group_arn.id(), "0123456789abcdef");
+    }
+
+    #[test]
+    fn serialized_binding_parses_back_identical() {
+        let b = Binding::from_json(&json(r#","graceRuns":5,"lookup":{"maxQueries":30}"#)).expect("valid");
+        let text = serde_json::to_string(&b).expect("serializes");
+        assert_eq!(Binding::from_json(&text).expect("round trip"), b);
+    }
+
+    #[test]
+    fn each_bad_field_is_named_with_its_value() {
+        let cases = [
+            (json(r#","graceRuns":0"#), "graceRuns", "0"),
+            (json(r#","allowedCidrs":["10.0.0.1/8"]"#), "allowedCidrs", "10.0.0.1/8"),
+            (json(r#","allowedCidrs":[]"#), "allowedCidrs", "empty"),
+            (json(r#","lookup":{"timeoutMs":5}"#), "lookup.timeoutMs", "5"),
+            (json(r#","maxDeregistrationsPerRun":0"#), "maxDeregistrationsPerRun", "0"),
+            (json(r#","gracRuns":2"#), "gracRuns", "unknown field"),
+            (json("").replace("443", "70000"), "port", "70000"),
+            (json("").replace("\"web\"", "\"Web App\""), "name", "Web App"),
+            (json("").replace("Internal-Web.example.COM.", "bad..name"), "dnsName", "bad..name"),
+            (json("").replace("targetgroup/web", "loadbalancer/web"), "targetGroupArn", "targetgroup"),
+            (json("").replace("123456789012", "1234"), "targetGroupArn", "12 digits"),
+        ];
+        for (text, field, value) in cases {
+            let err = Binding::from_json(&text).expect_err(&text);
+            assert!(err.contains(field) && err.contains(value), "{text} -> {err}");
+        }
+    }
+
+    #[test]
+    fn missing_vpc_cidrs_is_an_error_not_a_default() {
+        let text = json("").replace(r#","vpcCidrs":["10.0.0.0/16"]"#, "");
+        let err = Binding::from_json(&text).expect_err("vpcCidrs is required");
+        assert!(err.contains("vpcCidrs"), "{err}");
+    }
+
+    #[test]
+    fn addresses_outside_the_vpc_get_zone_all() {
+        let b = Binding::from_json(&json("")).expect("valid");
+        assert_eq!(b.availability_zone_for(&"10.0.3.4".parse().expect("ip")), None);
+        assert_eq!(b.availability_zone_for(&"10.9.3.4".parse().expect("ip")).as_deref(), Some("all"));
+    }
+
+    #[test]
+    fn public_and_wrong_family_addresses_are_not_allowed() {
+        let b = Binding::from_json(&json("")).expect("valid");
+        assert!(b.allows(&"172.20.1.1".parse().expect("ip")));
+        assert!(!b.allows(&"8.8.8.8".parse().expect("ip")));
+        assert!(!b.allows(&"fd00::1".parse().expect("ip")));
+    }
+}

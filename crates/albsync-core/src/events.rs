@@ -1,0 +1,165 @@
+//! The JSON events and results of the four functions: the contract with the state machine definition.
+//!
+//! Field names are camelCase as they appear in `statemachine/albsync.asl.json`; fixtures under
+//! `tests/fixtures/` round-trip through these types.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::binding::Binding;
+use crate::plan::{Counted, Plan};
+use crate::target::TargetSpec;
+
+/// How the addresses were found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// `all.<name>` answered every address in one response: the answer is complete.
+    All,
+    /// Repeated queries of the name, unioned.
+    Sampled,
+}
+
+/// What DNS answered in this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+    /// Every address seen.
+    pub addresses: BTreeSet<IpAddr>,
+    /// How they were found.
+    pub strategy: Strategy,
+    /// Queries made in this run (all passes).
+    pub queries: u32,
+    /// Addresses the resolver was asked to look for specifically.
+    #[serde(default)]
+    pub sought: BTreeSet<IpAddr>,
+    /// The sought addresses it saw.
+    #[serde(default)]
+    pub confirmed: BTreeSet<IpAddr>,
+}
+
+impl Resolved {
+    /// Whether the resolver looked for `ip` hard enough that its absence means something: either the answer
+    /// is complete (`all.`), or sampling was asked to find this very address.
+    pub fn looked_for(&self, ip: &IpAddr) -> bool {
+        self.strategy == Strategy::All || self.sought.contains(ip)
+    }
+}
+
+/// Input of the resolve function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveEvent {
+    /// The binding (the execution input).
+    pub binding: Binding,
+    /// Addresses to look for specifically (a second pass asks for the diff's `unconfirmed`).
+    #[serde(default)]
+    pub expected: Vec<IpAddr>,
+    /// The first pass's result, merged into this one.
+    #[serde(default)]
+    pub previous: Option<Resolved>,
+}
+
+/// Input of the diff function: compute a plan, or save the run's new state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum DiffEvent {
+    /// Read the target group and the state document, and plan.
+    Plan(PlanRequest),
+    /// Write the new state document, conditional on the ETag the plan read.
+    Save(SaveRequest),
+}
+
+/// The `plan` operation's input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanRequest {
+    /// The binding.
+    pub binding: Binding,
+    /// What DNS answered.
+    pub resolved: Resolved,
+}
+
+/// The `plan` operation's output: the plan plus the version of the state document it was based on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanResult {
+    /// The plan.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// ETag of the state document read; `None` when there was none (first run).
+    pub etag: Option<String>,
+}
+
+/// The `save` operation's input: everything the new state document holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveRequest {
+    /// The binding.
+    pub binding: Binding,
+    /// The ETag the plan read; `None` means "create, only if absent".
+    pub etag: Option<String>,
+    /// Addresses DNS answered in this run.
+    pub active: Vec<IpAddr>,
+    /// The grace counts after this run, as the state machine computed them.
+    #[serde(default)]
+    pub counted: Vec<Counted>,
+    /// Who writes (the execution ARN).
+    pub execution: String,
+}
+
+/// The `save` operation's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveResult {
+    /// Object key written.
+    pub key: String,
+    /// ETag of the new version.
+    pub etag: String,
+    /// Addresses pending after this run.
+    pub pending: usize,
+}
+
+/// Input of the register function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    /// The binding.
+    pub binding: Binding,
+    /// Targets to register.
+    pub targets: Vec<TargetSpec>,
+}
+
+/// Output of the register function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterResult {
+    /// Targets registered.
+    pub registered: usize,
+    /// RegisterTargets calls made.
+    pub calls: usize,
+}
+
+/// Input of the deregister function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeregisterRequest {
+    /// The binding.
+    pub binding: Binding,
+    /// The grace counts of this run; those marked `expired` are deregistered.
+    pub counted: Vec<Counted>,
+    /// Addresses DNS answered in this run: never deregistered, whatever the counts say.
+    pub active: Vec<IpAddr>,
+}
+
+/// Output of the deregister function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeregisterResult {
+    /// Targets deregistered.
+    pub deregistered: usize,
+    /// DeregisterTargets calls made.
+    pub calls: usize,
+}
