@@ -1,0 +1,277 @@
+//! Adapters between albsync and AWS: narrow traits for what the functions need, implemented for the SDK.
+//!
+//! The functions depend on the traits ([`TargetGroup`], [`StateStore`], [`Metrics`]), not on the SDK, which
+//! keeps handlers small and makes the contract with AWS explicit. The SDK configuration is loaded once and
+//! every client is built in [`Clients::new`]; endpoints follow the SDK's standard settings
+//! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, ...), which is how the local emulator is reached.
+
+pub mod error;
+
+use std::future::Future;
+use std::net::IpAddr;
+
+use albsync_core::target::{HealthState, RegisteredTarget, TargetKey, TargetSpec, chunks};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
+use aws_sdk_s3::primitives::ByteStream;
+
+pub use error::{AwsError, AwsErrorKind, classify};
+
+/// The target group operations albsync uses.
+pub trait TargetGroup {
+    /// Every target with its health (DescribeTargetHealth).
+    fn describe(&self, arn: &str) -> impl Future<Output = Result<Vec<RegisteredTarget>, AwsError>> + Send;
+    /// Registers targets in calls of at most 200; returns the number of calls.
+    fn register(&self, arn: &str, targets: &[TargetSpec]) -> impl Future<Output = Result<usize, AwsError>> + Send;
+    /// Deregisters targets in calls of at most 200; returns the number of calls.
+    fn deregister(&self, arn: &str, targets: &[TargetKey]) -> impl Future<Output = Result<usize, AwsError>> + Send;
+}
+
+/// A stored object and the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The ETag to make the next write conditional on.
+    pub etag: String,
+}
+
+/// How a write is guarded, so that of two overlapping runs at most one can win.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Only if no object exists yet (`If-None-Match: *`).
+    CreateOnly,
+    /// Only if the object is still at this ETag (`If-Match`).
+    IfMatch(String),
+}
+
+/// The state document store.
+pub trait StateStore {
+    /// Reads an object; `None` when it does not exist.
+    fn read(&self, key: &str) -> impl Future<Output = Result<Option<Stored>, AwsError>> + Send;
+    /// Writes an object under a condition; returns the new ETag. A lost condition is `AwsErrorKind::Conflict`.
+    fn write(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        condition: WriteCondition,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+}
+
+/// The metric name of the resolved address count.
+pub const RESOLVED_COUNT_METRIC: &str = "ResolvedAddressCount";
+/// The dimension naming the binding.
+pub const BINDING_DIMENSION: &str = "Binding";
+
+/// Metrics albsync publishes.
+pub trait Metrics {
+    /// Publishes how many addresses DNS answered for a binding.
+    fn put_resolved_count(&self, binding: &str, count: usize) -> impl Future<Output = Result<(), AwsError>> + Send;
+}
+
+/// Loads the SDK configuration once (region, credentials, endpoint settings from the environment).
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Every client albsync uses, built in one place.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// Elastic Load Balancing v2.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// S3.
+    pub s3: aws_sdk_s3::Client,
+    /// CloudWatch.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl Clients {
+    /// Builds the clients from one configuration.
+    pub fn new(config: &aws_config::SdkConfig) -> Clients {
+        // With a custom endpoint (an emulator or a VPC endpoint by IP) virtual-hosted bucket names do not
+        // resolve; path-style addressing works with both.
+        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+        Clients {
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+        }
+    }
+}
+
+/// [`TargetGroup`] on the ELBv2 client.
+#[derive(Debug, Clone)]
+pub struct ElbTargetGroup {
+    client: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl ElbTargetGroup {
+    /// Wraps a client.
+    pub fn new(client: aws_sdk_elasticloadbalancingv2::Client) -> ElbTargetGroup {
+        ElbTargetGroup { client }
+    }
+}
+
+fn description(ip: IpAddr, port: u16, availability_zone: Option<&str>) -> TargetDescription {
+    TargetDescription::builder()
+        .id(ip.to_string())
+        .port(i32::from(port))
+        .set_availability_zone(availability_zone.map(str::to_owned))
+        .build()
+}
+
+impl TargetGroup for ElbTargetGroup {
+    async fn describe(&self, arn: &str) -> Result<Vec<RegisteredTarget>, AwsError> {
+        let out = self
+            .client
+            .describe_target_health()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map_err(|e| classify("elasticloadbalancing:DescribeTargetHealth", e))?;
+        let mut targets = Vec::new();
+        for d in out.target_health_descriptions() {
+            let Some(t) = d.target() else { continue };
+            // Instance or Lambda targets cannot be ours: an IP target group only holds addresses.
+            let Some(Ok(ip)) = t.id().map(str::parse::<IpAddr>) else { continue };
+            let port = t.port().and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+            let state = d
+                .target_health()
+                .and_then(|h| h.state())
+                .map_or(HealthState::Unknown, |s| HealthState::from_api(s.as_str()));
+            targets.push(RegisteredTarget { ip, port, state });
+        }
+        targets.sort_by_key(RegisteredTarget::key);
+        Ok(targets)
+    }
+
+    async fn register(&self, arn: &str, targets: &[TargetSpec]) -> Result<usize, AwsError> {
+        let mut calls = 0;
+        for chunk in chunks(targets) {
+            let descriptions =
+                chunk.iter().map(|t| description(t.ip, t.port, t.availability_zone.as_deref())).collect();
+            self.client
+                .register_targets()
+                .target_group_arn(arn)
+                .set_targets(Some(descriptions))
+                .send()
+                .await
+                .map_err(|e| classify("elasticloadbalancing:RegisterTargets", e))?;
+            calls += 1;
+        }
+        Ok(calls)
+    }
+
+    async fn deregister(&self, arn: &str, targets: &[TargetKey]) -> Result<usize, AwsError> {
+        let mut calls = 0;
+        for chunk in chunks(targets) {
+            let descriptions = chunk.iter().map(|t| description(t.ip, t.port, None)).collect();
+            self.client
+                .deregister_targets()
+                .target_group_arn(arn)
+                .set_targets(Some(descriptions))
+                .send()
+                .await
+                .map_err(|e| classify("elasticloadbalancing:DeregisterTargets", e))?;
+            calls += 1;
+        }
+        Ok(calls)
+    }
+}
+
+/// [`StateStore`] on an S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3StateStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3StateStore {
+    /// Wraps a client and a bucket.
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> S3StateStore {
+        S3StateStore { client, bucket: bucket.into() }
+    }
+}
+
+impl StateStore for S3StateStore {
+    async fn read(&self, key: &str) -> Result<Option<Stored>, AwsError> {
+        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let err = classify("s3:GetObject", e);
+                // Only a definite "no such key" means first run; anything else must not reset the counters.
+                if err.kind == AwsErrorKind::NotFound && err.message.starts_with("NoSuchKey") {
+                    return Ok(None);
+                }
+                return Err(err);
+            }
+        };
+        let etag = out
+            .e_tag()
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::new(AwsErrorKind::Other, "s3:GetObject", format!("{key} has no ETag")))?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::new(AwsErrorKind::Transient, "s3:GetObject", format!("reading body: {e}")))?
+            .into_bytes()
+            .to_vec();
+        Ok(Some(Stored { bytes, etag }))
+    }
+
+    async fn write(&self, key: &str, bytes: Vec<u8>, condition: WriteCondition) -> Result<String, AwsError> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(bytes));
+        let request = match condition {
+            WriteCondition::CreateOnly => request.if_none_match("*"),
+            WriteCondition::IfMatch(etag) => request.if_match(etag),
+        };
+        let out = request.send().await.map_err(|e| classify("s3:PutObject", e))?;
+        out.e_tag()
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::new(AwsErrorKind::Other, "s3:PutObject", format!("{key}: no ETag returned")))
+    }
+}
+
+/// [`Metrics`] on CloudWatch, in a namespace of our own.
+#[derive(Debug, Clone)]
+pub struct CloudWatchMetrics {
+    client: aws_sdk_cloudwatch::Client,
+    namespace: String,
+}
+
+impl CloudWatchMetrics {
+    /// Wraps a client; the namespace must not be one of AWS's (`AWS/...`), which custom metrics may not use.
+    pub fn new(client: aws_sdk_cloudwatch::Client, namespace: impl Into<String>) -> Result<CloudWatchMetrics, String> {
+        let namespace = namespace.into();
+        if namespace.is_empty() || namespace.starts_with("AWS/") || namespace.len() > 255 {
+            return Err(format!("{namespace:?} is not a namespace of our own (empty, too long or AWS/...)"));
+        }
+        Ok(CloudWatchMetrics { client, namespace })
+    }
+}
+
+impl Metrics for CloudWatchMetrics {
+    async fn put_resolved_count(&self, binding: &str, count: usize) -> Result<(), AwsError> {
+        let datum = MetricDatum::builder()
+            .metric_name(RESOLVED_COUNT_METRIC)
+            .dimensions(Dimension::builder().name(BINDING_DIMENSION).value(binding).build())
+            .unit(StandardUnit::Count)
+            .value(count as f64)
+            .build();
+        self.client
+            .put_metric_data()
+            .namespace(&self.namespace)
+            .metric_data(datum)
+            .send()
+            .await
+            .map_err(|e| classify("cloudwatch:PutMetricData", e))?;
+        Ok(())
+    }
+}

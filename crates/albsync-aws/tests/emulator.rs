@@ -1,0 +1,147 @@
+//! The adapters against the AWS emulator (moto server on 127.0.0.1): real HTTP, real SDK, real protocols.
+
+use std::net::IpAddr;
+
+use albsync_aws::{
+    AwsErrorKind, CloudWatchMetrics, ElbTargetGroup, Metrics, S3StateStore, StateStore, TargetGroup, WriteCondition,
+};
+use albsync_core::target::{HealthState, TargetKey, TargetSpec};
+use albsync_moto::Moto;
+use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+
+async fn clients(moto: &Moto) -> albsync_aws::Clients {
+    albsync_aws::Clients::new(&moto.sdk_config().await)
+}
+
+async fn bucket(c: &albsync_aws::Clients, name: &str) {
+    c.s3.create_bucket().bucket(name).send().await.expect("create bucket");
+}
+
+async fn target_group(moto: &Moto, c: &albsync_aws::Clients) -> String {
+    let vpc = moto.create_vpc("10.0.0.0/16");
+    let out = c
+        .elb
+        .create_target_group()
+        .name("web")
+        .protocol(ProtocolEnum::Tcp)
+        .port(443)
+        .vpc_id(vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .expect("create target group");
+    out.target_groups()[0].target_group_arn().expect("arn").to_owned()
+}
+
+fn ip(i: u32) -> IpAddr {
+    IpAddr::from([10, 0, (i / 250) as u8, (i % 250 + 1) as u8])
+}
+
+#[tokio::test]
+async fn state_writes_are_conditional_so_only_one_of_two_runs_wins() {
+    let moto = Moto::start();
+    let c = clients(&moto).await;
+    bucket(&c, "state").await;
+    let store = S3StateStore::new(c.s3.clone(), "state");
+
+    assert_eq!(store.read("k").await.expect("read absent"), None);
+    let first = store.write("k", b"one".to_vec(), WriteCondition::CreateOnly).await.expect("create");
+    let again = store.write("k", b"two".to_vec(), WriteCondition::CreateOnly).await.expect_err("exists");
+    assert_eq!(again.kind, AwsErrorKind::Conflict, "{again}");
+
+    let read = store.read("k").await.expect("read").expect("present");
+    assert_eq!((read.bytes.as_slice(), read.etag.as_str()), (&b"one"[..], first.as_str()));
+
+    // Two runs that read the same version race to replace it: exactly one succeeds, whatever the order.
+    let (a, b) = tokio::join!(
+        store.write("k", b"run-a".to_vec(), WriteCondition::IfMatch(read.etag.clone())),
+        store.write("k", b"run-b".to_vec(), WriteCondition::IfMatch(read.etag.clone())),
+    );
+    let winners = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(winners, 1, "a={a:?} b={b:?}");
+    let loser = if a.is_err() { a } else { b };
+    assert_eq!(loser.expect_err("one lost").kind, AwsErrorKind::Conflict);
+    let after = store.read("k").await.expect("read").expect("present");
+    assert!(after.bytes == b"run-a" || after.bytes == b"run-b");
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_an_error_not_a_first_run() {
+    let moto = Moto::start();
+    let c = clients(&moto).await;
+    let store = S3StateStore::new(c.s3.clone(), "no-such-bucket");
+    let err = store.read("k").await.expect_err("bucket missing");
+    assert_eq!(err.kind, AwsErrorKind::NotFound, "{err}");
+}
+
+#[tokio::test]
+async fn targets_are_registered_described_and_deregistered_in_chunks() {
+    let moto = Moto::start();
+    let c = clients(&moto).await;
+    let arn = target_group(&moto, &c).await;
+    let tg = ElbTargetGroup::new(c.elb.clone());
+
+    let specs: Vec<TargetSpec> =
+        (0..450).map(|i| TargetSpec { ip: ip(i), port: 443, availability_zone: None }).collect();
+    assert_eq!(tg.register(&arn, &specs).await.expect("register"), 3, "450 targets take 3 calls of 200");
+    let described = tg.describe(&arn).await.expect("describe");
+    assert_eq!(described.len(), 450);
+    assert!(described.iter().all(|t| t.port == 443 && t.state == HealthState::Healthy));
+
+    let gone: Vec<TargetKey> = (0..250).map(|i| TargetKey { ip: ip(i), port: 443 }).collect();
+    assert_eq!(tg.deregister(&arn, &gone).await.expect("deregister"), 2);
+    let left = tg.describe(&arn).await.expect("describe");
+    assert_eq!(left.len(), 200);
+    assert!(left.iter().all(|t| !gone.contains(&t.key())));
+}
+
+#[tokio::test]
+async fn an_unknown_target_group_is_classified_not_found() {
+    let moto = Moto::start();
+    let c = clients(&moto).await;
+    let tg = ElbTargetGroup::new(c.elb.clone());
+    let err = tg
+        .describe("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/nope/0123456789abcdef")
+        .await
+        .expect_err("absent");
+    assert_eq!(err.kind, AwsErrorKind::NotFound, "{err}");
+}
+
+#[tokio::test]
+async fn the_resolved_count_is_visible_through_get_metric_data() {
+    let moto = Moto::start();
+    let c = clients(&moto).await;
+    assert!(CloudWatchMetrics::new(c.cloudwatch.clone(), "AWS/ApplicationELB").is_err());
+    let metrics = CloudWatchMetrics::new(c.cloudwatch.clone(), "AlbSync").expect("namespace");
+    metrics.put_resolved_count("web", 7).await.expect("put");
+
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let now = std::time::SystemTime::now();
+    let query = MetricDataQuery::builder()
+        .id("q")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace("AlbSync")
+                        .metric_name(albsync_aws::RESOLVED_COUNT_METRIC)
+                        .dimensions(Dimension::builder().name("Binding").value("web").build())
+                        .build(),
+                )
+                .period(60)
+                .stat("Maximum")
+                .build(),
+        )
+        .build();
+    let out = c
+        .cloudwatch
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time((now - std::time::Duration::from_secs(600)).into())
+        .end_time((now + std::time::Duration::from_secs(60)).into())
+        .send()
+        .await
+        .expect("get metric data");
+    let values: Vec<f64> = out.metric_data_results().iter().flat_map(|r| r.values().to_vec()).collect();
+    assert_eq!(values, vec![7.0]);
+}
