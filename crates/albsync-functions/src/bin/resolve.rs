@@ -1,0 +1,30 @@
+//! The resolve function: a binding's DNS name to its current addresses.
+
+use std::process::ExitCode;
+
+use albsync_aws::{Clients, CloudWatchMetrics, load_sdk_config};
+use albsync_functions::config::{ProcessEnv, ResolveConfig};
+use albsync_functions::handlers::resolve::{Deps, handle};
+use albsync_functions::startup::{config_failure, finish, init_tracing};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+const NAME: &str = "albsync-resolve";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_tracing();
+    let config = match ResolveConfig::from_env(&ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => return config_failure(NAME, e),
+    };
+    let clients = Clients::new(&load_sdk_config().await);
+    let metrics = match CloudWatchMetrics::new(clients.cloudwatch, config.metric_namespace) {
+        Ok(m) => m,
+        Err(e) => return config_failure(NAME, format!("ALBSYNC_METRIC_NAMESPACE: {e}")),
+    };
+    let deps = &Deps { metrics, dns_server: config.dns_server };
+    finish(
+        NAME,
+        lambda_runtime::run(service_fn(move |e: LambdaEvent<serde_json::Value>| handle(deps, e.payload))).await,
+    )
+}

@@ -1,0 +1,81 @@
+//! register: adds the plan's new addresses to the target group.
+
+use albsync_aws::TargetGroup;
+use albsync_core::events::{RegisterRequest, RegisterResult};
+use albsync_core::target::TargetSpec;
+
+use crate::edge::{FunctionError, parse};
+
+/// What the register handler needs.
+#[derive(Debug)]
+pub struct Deps<T> {
+    /// The target group.
+    pub targets: T,
+}
+
+/// Registers the targets, in chunks, each with the availability zone its address needs.
+pub async fn handle<T: TargetGroup>(deps: &Deps<T>, event: serde_json::Value) -> Result<RegisterResult, FunctionError> {
+    let RegisterRequest { binding, targets } = parse(event)?;
+    let mut specs = Vec::with_capacity(targets.len());
+    for t in targets {
+        if !binding.allows(&t.ip) {
+            return Err(FunctionError::Foreign { address: t.ip });
+        }
+        if t.port != binding.port {
+            return Err(FunctionError::InvalidInput(format!(
+                "target {}:{} is not on port {}",
+                t.ip, t.port, binding.port
+            )));
+        }
+        // The zone follows from the binding's VPC ranges; recomputing it here keeps a hand-made event from
+        // registering an in-VPC address with zone `all` (which the API refuses) or the other way round.
+        specs.push(TargetSpec { ip: t.ip, port: t.port, availability_zone: binding.availability_zone_for(&t.ip) });
+    }
+    specs.sort();
+    specs.dedup();
+    let calls = deps.targets.register(binding.target_group_arn.as_str(), &specs).await?;
+    tracing::info!(binding = %binding.name, registered = specs.len(), calls, "registered");
+    Ok(RegisterResult { registered: specs.len(), calls })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use albsync_aws::AwsError;
+    use albsync_core::target::{RegisteredTarget, TargetKey};
+    use std::sync::Mutex;
+
+    /// Records what would be sent: moto accepts the zone but does not report it back.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<TargetSpec>>);
+
+    impl TargetGroup for Recorder {
+        async fn describe(&self, _: &str) -> Result<Vec<RegisteredTarget>, AwsError> {
+            Ok(vec![])
+        }
+        async fn register(&self, _: &str, targets: &[TargetSpec]) -> Result<usize, AwsError> {
+            self.0
+                .lock()
+                .map_err(|_| AwsError::new(albsync_aws::AwsErrorKind::Other, "test", "poisoned"))?
+                .extend_from_slice(targets);
+            Ok(1)
+        }
+        async fn deregister(&self, _: &str, _: &[TargetKey]) -> Result<usize, AwsError> {
+            Ok(0)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_zone_follows_the_vpc_ranges_whatever_the_event_says() {
+        let deps = Deps { targets: Recorder::default() };
+        let event = serde_json::json!({
+            "binding": {"name": "web", "dnsName": "alb.test", "port": 443, "vpcCidrs": ["10.0.0.0/16"],
+                        "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"},
+            "targets": [{"ip": "10.0.0.5", "port": 443, "availabilityZone": "all"}, {"ip": "10.9.0.5", "port": 443}]
+        });
+        handle(&deps, event).await.expect("registers");
+        let sent = deps.targets.0.lock().expect("lock").clone();
+        let zones: Vec<_> = sent.iter().map(|t| (t.ip.to_string(), t.availability_zone.clone())).collect();
+        assert_eq!(zones, vec![("10.0.0.5".into(), None), ("10.9.0.5".into(), Some("all".into()))]);
+    }
+}
