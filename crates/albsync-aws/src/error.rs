@@ -47,15 +47,28 @@ impl AwsError {
 pub fn kind_of(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {
     match code {
         Some(
-            "Throttling" | "ThrottlingException" | "ThrottledException" | "TooManyRequestsException"
-            | "RequestLimitExceeded" | "SlowDown" | "RequestThrottled" | "RequestThrottledException",
+            "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "SlowDown"
+            | "RequestThrottled"
+            | "RequestThrottledException",
         ) => return AwsErrorKind::Throttled,
         Some("PreconditionFailed" | "ConditionalRequestConflict") => return AwsErrorKind::Conflict,
         Some("TargetGroupNotFound" | "NoSuchKey" | "NoSuchBucket" | "NotFound" | "ResourceNotFoundException") => {
             return AwsErrorKind::NotFound;
         }
-        Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" | "InvalidClientTokenId"
-            | "SignatureDoesNotMatch" | "ExpiredToken" | "ExpiredTokenException") => {
+        Some(
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "InvalidClientTokenId"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "ExpiredTokenException",
+        ) => {
             return AwsErrorKind::AccessDenied;
         }
         Some("InternalError" | "InternalFailure" | "ServiceUnavailable" | "ServiceUnavailableException") => {
@@ -80,9 +93,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            AwsError::new(AwsErrorKind::Transient, operation, format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)))
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => AwsError::new(
+            AwsErrorKind::Transient,
+            operation,
+            format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)),
+        ),
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let e = service.err();

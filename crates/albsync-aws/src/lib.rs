@@ -90,7 +90,8 @@ impl Clients {
     pub fn new(config: &aws_config::SdkConfig) -> Clients {
         // With a custom endpoint (an emulator or a VPC endpoint by IP) virtual-hosted bucket names do not
         // resolve; path-style addressing works with both.
-        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+        let s3_config =
+            aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
         Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),

@@ -110,7 +110,8 @@ impl FromStr for TargetGroupArn {
         if *kind != "targetgroup" {
             return Err(bad("resource is not a targetgroup"));
         }
-        let name_ok = !name.is_empty() && name.len() <= 32 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let name_ok =
+            !name.is_empty() && name.len() <= 32 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !name_ok {
             return Err(bad("bad target group name"));
         }
@@ -264,7 +265,8 @@ impl TryFrom<RawBinding> for Binding {
         let dns_name = canonical_dns_name(&raw.dns_name).map_err(|e| invalid("dnsName", e))?;
         let port = in_range("port", raw.port, 1, 65535)?;
         let port = u16::try_from(port).map_err(|_| invalid("port", format!("{} is not a port", raw.port)))?;
-        let target_group_arn: TargetGroupArn = raw.target_group_arn.parse().map_err(|e| invalid("targetGroupArn", e))?;
+        let target_group_arn: TargetGroupArn =
+            raw.target_group_arn.parse().map_err(|e| invalid("targetGroupArn", e))?;
         let grace_runs = match raw.grace_runs {
             Some(v) => in_range("graceRuns", v, 1, 1000)?,
             None => DEFAULT_GRACE_RUNS,

@@ -72,11 +72,8 @@ pub fn plan(
     registered: &[RegisteredTarget],
     state: Option<&StateDocument>,
 ) -> Plan {
-    let live: BTreeSet<IpAddr> = registered
-        .iter()
-        .filter(|t| t.port == binding.port && !t.state.is_leaving())
-        .map(|t| t.ip)
-        .collect();
+    let live: BTreeSet<IpAddr> =
+        registered.iter().filter(|t| t.port == binding.port && !t.state.is_leaving()).map(|t| t.ip).collect();
     let empty = BTreeMap::new();
     let pending = state.map_or(&empty, |s| &s.pending);
     let answered = &resolved.addresses;
@@ -89,7 +86,8 @@ pub fn plan(
     let mut unconfirmed = Vec::new();
     let mut missing = Vec::new();
     let mut forgotten = Vec::new();
-    let absent: BTreeSet<IpAddr> = live.iter().chain(pending.keys()).filter(|ip| !answered.contains(ip)).copied().collect();
+    let absent: BTreeSet<IpAddr> =
+        live.iter().chain(pending.keys()).filter(|ip| !answered.contains(ip)).copied().collect();
     for ip in absent {
         if !resolved.looked_for(&ip) {
             unconfirmed.push(ip);

@@ -114,7 +114,10 @@ mod tests {
         let b = binding();
         let err = check_deregistration(&b, &expired(&b, 0..6), &live(&b, 10), &BTreeSet::new()).expect_err("rail");
         assert_eq!(err, RailError::OverCap { count: 6, registered: 10, cap: 5 });
-        assert_eq!(check_deregistration(&b, &expired(&b, 0..5), &live(&b, 10), &BTreeSet::new()).map(|v| v.len()), Ok(5));
+        assert_eq!(
+            check_deregistration(&b, &expired(&b, 0..5), &live(&b, 10), &BTreeSet::new()).map(|v| v.len()),
+            Ok(5)
+        );
     }
 
     #[test]
