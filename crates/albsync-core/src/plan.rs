@@ -4,7 +4,7 @@
 //! and draining targets are already leaving. The grace counting itself runs in the state machine; the
 //! [`count_grace`] here is its reference, used by the CLI's `plan` and by tests that compare the two.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -72,37 +72,52 @@ pub fn plan(
     registered: &[RegisteredTarget],
     state: Option<&StateDocument>,
 ) -> Plan {
-    let live: BTreeSet<IpAddr> =
+    // Every input is sorted (the answer is a set, describe sorts, the state's maps are ordered), so the
+    // whole diff is a few linear merges; this runs on every execution.
+    let mut live: Vec<IpAddr> =
         registered.iter().filter(|t| t.port == binding.port && !t.state.is_leaving()).map(|t| t.ip).collect();
+    if !live.is_sorted() {
+        live.sort_unstable();
+    }
+    live.dedup();
     let empty = BTreeMap::new();
     let pending = state.map_or(&empty, |s| &s.pending);
     let answered = &resolved.addresses;
 
-    let register: Vec<TargetSpec> = answered
-        .difference(&live)
-        .map(|ip| TargetSpec { ip: *ip, port: binding.port, availability_zone: binding.availability_zone_for(ip) })
+    let (new_answers, _, absent_live) = merge(answered.iter(), live.iter());
+    let register: Vec<TargetSpec> = new_answers
+        .into_iter()
+        .map(|ip| TargetSpec { ip, port: binding.port, availability_zone: binding.availability_zone_for(&ip) })
         .collect();
+    let (_, returned, absent_pending) = merge(answered.iter(), pending.keys());
+    let (live_only, both, pending_only) = merge(absent_live.iter(), absent_pending.iter());
 
     let mut unconfirmed = Vec::new();
     let mut missing = Vec::new();
     let mut forgotten = Vec::new();
-    let absent: BTreeSet<IpAddr> =
-        live.iter().chain(pending.keys()).filter(|ip| !answered.contains(ip)).copied().collect();
-    for ip in absent {
+    // Few addresses are ever absent: sorting this short list is cheaper than another merge.
+    let mut absent: Vec<(IpAddr, bool)> = live_only.into_iter().chain(both).map(|ip| (ip, true)).collect();
+    absent.extend(pending_only.into_iter().map(|ip| (ip, false)));
+    absent.sort_unstable();
+    for (ip, is_live) in absent {
         if !resolved.looked_for(&ip) {
             unconfirmed.push(ip);
-        } else if live.contains(&ip) {
+        } else if is_live {
             missing.push(Miss { ip, port: binding.port, misses: pending.get(&ip).copied().unwrap_or(0) });
         } else {
             forgotten.push(ip);
         }
     }
-    let returned: Vec<IpAddr> = pending.keys().filter(|ip| answered.contains(ip)).copied().collect();
     let active: Vec<IpAddr> = answered.iter().copied().collect();
     let state_current = state.is_some_and(|s| {
-        let mut saved = s.active.clone();
-        saved.sort();
-        saved == active
+        // Saved documents are sorted; a hand-edited one may not be, and must not cause a write every run.
+        if s.active.is_sorted() {
+            s.active.iter().eq(answered.iter())
+        } else {
+            let mut saved = s.active.clone();
+            saved.sort_unstable();
+            saved.iter().eq(answered.iter())
+        }
     });
     let noop = register.is_empty()
         && unconfirmed.is_empty()
@@ -121,6 +136,31 @@ pub fn plan(
         grace_runs: binding.grace_runs,
         registered_count: live.len(),
     }
+}
+
+/// Splits two ascending sequences into (only in `a`, in both, only in `b`), in one pass.
+fn merge<'a>(
+    a: impl Iterator<Item = &'a IpAddr>,
+    b: impl Iterator<Item = &'a IpAddr>,
+) -> (Vec<IpAddr>, Vec<IpAddr>, Vec<IpAddr>) {
+    let (mut only_a, mut both, mut only_b) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match x.cmp(y) {
+                std::cmp::Ordering::Less => only_a.extend(a.next()),
+                std::cmp::Ordering::Greater => only_b.extend(b.next()),
+                std::cmp::Ordering::Equal => {
+                    both.extend(a.next());
+                    b.next();
+                }
+            },
+            (Some(_), None) => only_a.extend(a.next()),
+            (None, Some(_)) => only_b.extend(b.next()),
+            (None, None) => break,
+        }
+    }
+    (only_a, both, only_b)
 }
 
 /// The reference grace count, the same rule the state machine applies: one more miss; expired at the grace.
@@ -148,6 +188,7 @@ mod tests {
     use crate::target::HealthState;
     use crate::testing::binding;
     use proptest::prelude::*;
+    use std::collections::BTreeSet;
 
     fn ip(last: u8) -> IpAddr {
         IpAddr::from([10, 0, 1, last])
