@@ -1,0 +1,176 @@
+"""albsync on the stand-in: the four real function binaries behind the Lambda emulator, the real definition
+file in moto's interpreter, a VPC/ALB/NLB/target group, the state bucket and a DNS server on 127.0.0.1.
+
+Shared by the end-to-end tests, the CLI tests and the demo:
+
+    with AlbsyncStack() as st:
+        st.dns.set("alb.test.", a=["10.0.1.10", "10.0.1.11"])
+        run = st.run()                       # one execution with st.binding() as input
+        run.path                             # states entered, in order
+        st.targets()                         # what the target group holds
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .stack import REPO_ROOT, Standin, fast_retries
+
+FUNCTIONS = ("resolve", "diff", "register", "deregister")
+DEFINITION = os.path.join(REPO_ROOT, "statemachine", "albsync.asl.json")
+STATE_PREFIX = "albsync/"
+METRIC_NAMESPACE = "AlbSync"
+DNS_NAME = "alb.test"
+
+
+@dataclass
+class Run:
+    """One finished execution: its description, history and the path it took."""
+
+    arn: str
+    status: str
+    output: Any
+    error: str | None
+    history: list[dict[str, Any]] = field(repr=False)
+
+    @property
+    def path(self) -> list[str]:
+        """Names of the top-level and Map-iteration states entered, in order (as the console graph shows)."""
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history if e["type"].endswith("StateEntered")]
+
+    @property
+    def states_entered(self) -> int:
+        return len(self.path)
+
+    def failures(self, state: str | None = None) -> list[str]:
+        """Error names of failed Lambda attempts (each retry shows up as one)."""
+        out = []
+        for e in self.history:
+            if e["type"] == "LambdaFunctionFailed":
+                out.append(e["lambdaFunctionFailedEventDetails"].get("error", ""))
+        return out
+
+
+class AlbsyncStack:
+    """The whole workflow on the stand-in. `binaries` is the folder of the function binaries
+    (default target/debug)."""
+
+    def __init__(self, binaries: str | None = None, fast: bool = True, grace_runs: int = 3,
+                 run_dir: str | None = None):
+        self.binaries = binaries or os.path.join(REPO_ROOT, "target", "debug")
+        self.fast = fast
+        self.grace_runs = grace_runs
+        self.standin = Standin(run_dir=run_dir)
+        self.net = None
+        self.dns = None
+        self.state_machine_arn = ""
+
+    def __enter__(self) -> "AlbsyncStack":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> "AlbsyncStack":
+        s = self.standin
+        s.start()
+        self.net = s.create_network(port=443)
+        self.dns = s.start_dns({})
+        common = {"RUST_LOG": os.environ.get("RUST_LOG", "info"), "AWS_LAMBDA_LOG_FORMAT": "JSON"}
+        extra = {
+            "resolve": {"ALBSYNC_METRIC_NAMESPACE": METRIC_NAMESPACE, "ALBSYNC_DNS_SERVER": s.dns_server},
+            "diff": {"ALBSYNC_STATE_BUCKET": self.net.state_bucket, "ALBSYNC_STATE_PREFIX": STATE_PREFIX},
+        }
+        for name in FUNCTIONS:
+            binary = os.path.join(self.binaries, f"albsync-{name}")
+            if os.path.isdir(binary):  # cargo lambda layout: <dir>/albsync-x/bootstrap
+                binary = os.path.join(binary, "bootstrap")
+            # Two instances each, so that two overlapping executions really overlap.
+            s.register_function(name, binary, env={**common, **extra.get(name, {})}, processes=2)
+        self.state_machine_arn = s.create_state_machine(DEFINITION, self.substitutions(),
+                                                        transform=fast_retries if self.fast else None)
+        return self
+
+    def stop(self) -> None:
+        self.standin.stop()
+
+    def substitutions(self) -> dict[str, str]:
+        return {f"{n.capitalize()}FunctionArn": self.standin.function_arn(n) for n in FUNCTIONS}
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for the CLI and SDK clients: moto endpoint, fake credentials, region."""
+        return dict(self.standin.env)
+
+    def client(self, service: str):
+        return self.standin.client(service)
+
+    def binding(self, **overrides: Any) -> dict[str, Any]:
+        b = {
+            "name": "web",
+            "dnsName": DNS_NAME,
+            "port": 443,
+            "targetGroupArn": self.net.target_group_arn,
+            "graceRuns": self.grace_runs,
+            "vpcCidrs": [self.net.vpc_cidr],
+            "lookup": {"timeoutMs": 300, "maxQueries": 200, "settleQueries": 10},
+        }
+        b.update(overrides)
+        return b
+
+    def start_run(self, binding: dict[str, Any] | None = None, name: str | None = None) -> str:
+        return self.standin.start_execution(self.state_machine_arn, binding or self.binding(),
+                                            name or f"run-{uuid.uuid4().hex[:10]}")
+
+    def wait(self, arn: str, timeout: float = 120.0) -> Run:
+        desc = self.standin.wait_execution(arn, timeout=timeout)
+        history = self.standin.history(arn)
+        output = json.loads(desc["output"]) if desc.get("output") else None
+        return Run(arn=arn, status=desc["status"], output=output, error=desc.get("error"), history=history)
+
+    def run(self, binding: dict[str, Any] | None = None, timeout: float = 120.0) -> Run:
+        return self.wait(self.start_run(binding), timeout)
+
+    def targets(self) -> list[str]:
+        """Addresses in the target group (moto reports every registered target as healthy)."""
+        out = self.client("elbv2").describe_target_health(TargetGroupArn=self.net.target_group_arn)
+        return sorted((d["Target"]["Id"] for d in out["TargetHealthDescriptions"]), key=_ip_key)
+
+    def state_key(self, binding: dict[str, Any] | None = None) -> str:
+        b = binding or self.binding()
+        _, name, tg_id = b["targetGroupArn"].rsplit(":", 1)[1].split("/")
+        return f"{STATE_PREFIX}{b['dnsName']}/{name}-{tg_id}/{b['port']}.json"
+
+    def state(self, binding: dict[str, Any] | None = None) -> tuple[dict[str, Any] | None, str | None]:
+        """The state document and its ETag, or (None, None)."""
+        s3 = self.client("s3")
+        try:
+            obj = s3.get_object(Bucket=self.net.state_bucket, Key=self.state_key(binding))
+        except s3.exceptions.NoSuchKey:
+            return None, None
+        return json.loads(obj["Body"].read()), obj["ETag"]
+
+    def invocations(self, name: str) -> list[Any]:
+        return self.standin.emulator.invocations(name)
+
+
+def _ip_key(ip: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in ip.split(".")) if "." in ip else (0,)
+
+
+def addresses(prefix: str, count: int, start: int = 10) -> list[str]:
+    """`count` addresses `prefix.start`, `prefix.start+1`, ... spilling into the next /24 after .250."""
+    a, b, c = (int(x) for x in prefix.split("."))
+    out = []
+    for i in range(start, start + count):
+        out.append(f"{a}.{b}.{c + i // 250}.{i % 250 + 1}" if i >= 250 else f"{a}.{b}.{c}.{i}")
+    return out
