@@ -1,0 +1,251 @@
+import * as net from 'node:net';
+import { Token } from 'aws-cdk-lib';
+
+/** Address family a binding resolves (A or AAAA records) and registers. */
+export enum AddressFamily {
+  /** A records, IPv4 targets. */
+  IPV4 = 'ipv4',
+  /** AAAA records, IPv6 targets. */
+  IPV6 = 'ipv6',
+}
+
+/** How hard the resolve function looks for addresses in one run (see docs/architecture.md). */
+export interface LookupProps {
+  /**
+   * Query budget for one run, including retries of failed queries. 1-2000.
+   * @default 200
+   */
+  readonly maxQueries?: number;
+  /**
+   * Sampling stops once every expected address was seen and this many answers in a row brought nothing new. 1-200.
+   * @default 10
+   */
+  readonly settleQueries?: number;
+  /**
+   * Timeout of one DNS query in milliseconds. 50-30000.
+   * @default 2000
+   */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * One thing to keep in sync: a DNS name (usually an internal ALB's) and the NLB IP target group whose targets
+ * must equal the name's addresses on one port. Each binding gets its own schedule, its own state document and
+ * its own `ResolvedAddressCount` alarm.
+ */
+export interface BindingProps {
+  /**
+   * Short name of the binding: metric dimension `Binding`, schedule name, CLI argument.
+   * 1-48 characters of `a-z`, `0-9` and `-`; unique among the bindings of one AlbSync.
+   */
+  readonly name: string;
+  /** The DNS name to resolve, e.g. the internal ALB's `loadBalancerDnsName` (a token is fine). */
+  readonly dnsName: string;
+  /** Port the targets are registered on (the ALB listener's port), 1-65535. */
+  readonly port: number;
+  /**
+   * ARN of the NLB's IP target group: `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID`
+   * (a token is fine). RegisterTargets/DeregisterTargets are granted on exactly this ARN.
+   */
+  readonly targetGroupArn: string;
+  /**
+   * Consecutive runs an address must be missing from DNS before it is deregistered. 1-1000.
+   * @default 3
+   */
+  readonly graceRuns?: number;
+  /**
+   * Resolved addresses must lie in one of these CIDR blocks; anything else fails the run with
+   * `Albsync.ForeignAddress`. Must not be empty.
+   * @default - the ranges an NLB accepts as IP targets: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16,
+   * 100.64.0.0/10 (ipv4) or fc00::/7 (ipv6)
+   */
+  readonly allowedCidrs?: string[];
+  /**
+   * CIDR blocks of the target group's VPC. Addresses outside them are registered with `AvailabilityZone: all`
+   * (peered VPC, Transit Gateway). An empty list registers every address with `all`. A token (e.g.
+   * `vpc.vpcCidrBlock`) is fine.
+   */
+  readonly vpcCidrs: string[];
+  /**
+   * Address family to resolve and register.
+   * @default AddressFamily.IPV4
+   */
+  readonly family?: AddressFamily;
+  /**
+   * Resolver limits.
+   * @default - { maxQueries: 200, settleQueries: 10, timeoutMs: 2000 }
+   */
+  readonly lookup?: LookupProps;
+  /**
+   * Explicit cap on deregistrations per run, 1-1000.
+   * @default - half of the registered targets, at least one, never the last one
+   */
+  readonly maxDeregistrationsPerRun?: number;
+}
+
+/** The execution input of the state machine for one binding, exactly as docs/architecture.md specifies it. */
+export interface ExecutionInput {
+  readonly name: string;
+  readonly dnsName: string;
+  readonly port: number;
+  readonly targetGroupArn: string;
+  readonly graceRuns: number;
+  readonly allowedCidrs: string[];
+  readonly vpcCidrs: string[];
+  readonly family: 'ipv4' | 'ipv6';
+  readonly lookup: { readonly maxQueries: number; readonly settleQueries: number; readonly timeoutMs: number };
+  readonly maxDeregistrationsPerRun: number | null;
+}
+
+/** Defaults, mirrored from crates/albsync-core/src/binding.rs. */
+export const DEFAULT_GRACE_RUNS = 3;
+export const DEFAULT_ALLOWED_CIDRS: Record<AddressFamily, readonly string[]> = {
+  [AddressFamily.IPV4]: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'],
+  [AddressFamily.IPV6]: ['fc00::/7'],
+};
+export const DEFAULT_LOOKUP = { maxQueries: 200, settleQueries: 10, timeoutMs: 2000 } as const;
+
+const NAME_RE = /^[a-z0-9-]{1,48}$/;
+const TG_ARN_RE = /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-fA-F]+$/;
+
+/** A prop validation failure: the message names the prop path (e.g. `bindings[1].port`). */
+export class AlbSyncPropsError extends Error {
+  constructor(prop: string, problem: string) {
+    super(`AlbSync: invalid prop \`${prop}\`: ${problem}`);
+    this.name = 'AlbSyncPropsError';
+  }
+}
+
+function isInt(v: number): boolean {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+function checkRange(prop: string, v: number | undefined, lo: number, hi: number): void {
+  if (v === undefined || Token.isUnresolved(v)) return;
+  if (!isInt(v) || v < lo || v > hi) {
+    throw new AlbSyncPropsError(prop, `${v} must be an integer in ${lo}..${hi}`);
+  }
+}
+
+/** Parses `a.b.c.d/n` or an IPv6 CIDR; returns the family and whether host bits are clear, or undefined. */
+export function parseCidr(text: string): { family: AddressFamily; canonical: boolean } | undefined {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
+  if (!m) return undefined;
+  const [, addr, lenText] = m;
+  const len = Number(lenText);
+  if (net.isIPv4(addr)) {
+    if (len > 32) return undefined;
+    const value = addr.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
+    const hostBits = 32 - len;
+    return { family: AddressFamily.IPV4, canonical: (value & ((1n << BigInt(hostBits)) - 1n)) === 0n };
+  }
+  if (net.isIPv6(addr) && !addr.includes('.')) {
+    if (len > 128) return undefined;
+    const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
+    const headParts = head ? head.split(':') : [];
+    const tailParts = tail ? tail.split(':') : [];
+    const missing = 8 - headParts.length - tailParts.length;
+    const groups = [...headParts, ...Array(tail === undefined ? 0 : missing).fill('0'), ...tailParts];
+    const value = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+    const hostBits = 128 - len;
+    return { family: AddressFamily.IPV6, canonical: (value & ((1n << BigInt(hostBits)) - 1n)) === 0n };
+  }
+  return undefined;
+}
+
+function checkCidrs(prop: string, list: readonly string[], family: AddressFamily): void {
+  list.forEach((c, i) => {
+    if (Token.isUnresolved(c)) return;
+    const parsed = parseCidr(c);
+    if (!parsed) throw new AlbSyncPropsError(`${prop}[${i}]`, `${JSON.stringify(c)} is not a CIDR block`);
+    if (!parsed.canonical) throw new AlbSyncPropsError(`${prop}[${i}]`, `${JSON.stringify(c)} has host bits set`);
+    if (parsed.family !== family) {
+      throw new AlbSyncPropsError(`${prop}[${i}]`, `${JSON.stringify(c)} is not an ${family} block (family is ${family})`);
+    }
+  });
+}
+
+function checkDnsName(prop: string, name: string): void {
+  if (Token.isUnresolved(name)) return;
+  const n = name.replace(/\.$/, '').toLowerCase();
+  const ok =
+    n.length > 0 &&
+    n.length <= 253 &&
+    n.split('.').every((l) => l.length > 0 && l.length <= 63 && /^[a-z0-9_-]+$/.test(l) && !l.startsWith('-') && !l.endsWith('-'));
+  if (!ok) throw new AlbSyncPropsError(prop, `${JSON.stringify(name)} is not a DNS name`);
+}
+
+/** Validates every binding and the list as a whole; throws AlbSyncPropsError naming the prop. */
+export function validateBindings(bindings: readonly BindingProps[] | undefined): void {
+  if (!bindings || bindings.length === 0) {
+    throw new AlbSyncPropsError('bindings', 'at least one binding is required');
+  }
+  const names = new Map<string, number>();
+  const targets = new Map<string, number>();
+  bindings.forEach((b, i) => {
+    const p = `bindings[${i}]`;
+    if (typeof b.name !== 'string' || !NAME_RE.test(b.name)) {
+      throw new AlbSyncPropsError(`${p}.name`, `${JSON.stringify(b.name)} must be 1-48 characters of a-z, 0-9 and -`);
+    }
+    const seen = names.get(b.name);
+    if (seen !== undefined) {
+      throw new AlbSyncPropsError(`${p}.name`, `duplicate binding name ${JSON.stringify(b.name)} (also bindings[${seen}])`);
+    }
+    names.set(b.name, i);
+    checkDnsName(`${p}.dnsName`, b.dnsName);
+    checkRange(`${p}.port`, b.port, 1, 65535);
+    if (!Token.isUnresolved(b.targetGroupArn) && !TG_ARN_RE.test(b.targetGroupArn ?? '')) {
+      throw new AlbSyncPropsError(
+        `${p}.targetGroupArn`,
+        `${JSON.stringify(b.targetGroupArn)} is not a target group ARN (arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)`,
+      );
+    }
+    checkRange(`${p}.graceRuns`, b.graceRuns, 1, 1000);
+    const family = b.family ?? AddressFamily.IPV4;
+    if (!Object.values(AddressFamily).includes(family)) {
+      throw new AlbSyncPropsError(`${p}.family`, `${JSON.stringify(family)} must be "ipv4" or "ipv6"`);
+    }
+    if (b.allowedCidrs !== undefined) {
+      if (b.allowedCidrs.length === 0) {
+        throw new AlbSyncPropsError(`${p}.allowedCidrs`, 'is empty: no address could ever be registered');
+      }
+      checkCidrs(`${p}.allowedCidrs`, b.allowedCidrs, family);
+    }
+    if (!Array.isArray(b.vpcCidrs)) {
+      throw new AlbSyncPropsError(`${p}.vpcCidrs`, 'is required (an empty list registers every address with AvailabilityZone "all")');
+    }
+    checkCidrs(`${p}.vpcCidrs`, b.vpcCidrs, family);
+    checkRange(`${p}.lookup.maxQueries`, b.lookup?.maxQueries, 1, 2000);
+    checkRange(`${p}.lookup.settleQueries`, b.lookup?.settleQueries, 1, 200);
+    checkRange(`${p}.lookup.timeoutMs`, b.lookup?.timeoutMs, 50, 30000);
+    checkRange(`${p}.maxDeregistrationsPerRun`, b.maxDeregistrationsPerRun, 1, 1000);
+    // Two bindings on the same name, target group and port would share one state document and fight.
+    const key = `${b.dnsName.replace(/\.$/, '').toLowerCase()}|${b.targetGroupArn}|${b.port}`;
+    const other = targets.get(key);
+    if (other !== undefined) {
+      throw new AlbSyncPropsError(`${p}`, `same dnsName, targetGroupArn and port as bindings[${other}] (they would share one state document)`);
+    }
+    targets.set(key, i);
+  });
+}
+
+/** The binding as the state machine's execution input, every documented default filled in. */
+export function executionInput(b: BindingProps): ExecutionInput {
+  const family = b.family ?? AddressFamily.IPV4;
+  return {
+    name: b.name,
+    dnsName: b.dnsName,
+    port: b.port,
+    targetGroupArn: b.targetGroupArn,
+    graceRuns: b.graceRuns ?? DEFAULT_GRACE_RUNS,
+    allowedCidrs: [...(b.allowedCidrs ?? DEFAULT_ALLOWED_CIDRS[family])],
+    vpcCidrs: [...b.vpcCidrs],
+    family,
+    lookup: {
+      maxQueries: b.lookup?.maxQueries ?? DEFAULT_LOOKUP.maxQueries,
+      settleQueries: b.lookup?.settleQueries ?? DEFAULT_LOOKUP.settleQueries,
+      timeoutMs: b.lookup?.timeoutMs ?? DEFAULT_LOOKUP.timeoutMs,
+    },
+    maxDeregistrationsPerRun: b.maxDeregistrationsPerRun ?? null,
+  };
+}

@@ -1,0 +1,386 @@
+/**
+ * The AlbSync construct with its default code source (cargo-lambda-cdk RustFunction, bundling skipped), two
+ * bindings, tracing on and an alarm topic. Synthesized once.
+ */
+import * as fs from 'node:fs';
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AlbSync } from '../lib/albsync';
+import { executionInput } from '../lib/binding';
+import { defaultDefinitionPath, failErrorsFor, placeholdersIn, SUBSTITUTION_KEYS } from '../lib/workflow';
+import { BINDINGS, logicalId, nagFindings, statementsOfRole, synthOnce, testApp, TG_API, TG_WEB, wildcardProblems } from './helpers';
+
+let stack: Stack;
+let sync: AlbSync;
+let topic: sns.Topic;
+let t: Template;
+let messages: { level: string; entry: { data: unknown } }[];
+
+beforeAll(() => {
+  const app = testApp();
+  stack = new Stack(app, 'AlbSyncTest');
+  topic = new sns.Topic(stack, 'Topic', { enforceSSL: true });
+  sync = new AlbSync(stack, 'AlbSync', { bindings: BINDINGS, alarmTopic: topic, tracing: true });
+  const out = synthOnce(app, stack);
+  t = out.template(stack);
+  messages = out.messages(stack);
+});
+
+const roleOf = (fn: { role?: unknown }) => logicalId((fn.role as any).node.defaultChild.node.scope);
+
+describe('functions', () => {
+  test('four arm64 provided.al2023 functions with explicit memory, timeout and JSON logging', () => {
+    t.resourceCountIs('AWS::Lambda::Function', 4);
+    t.allResourcesProperties('AWS::Lambda::Function', {
+      Architectures: ['arm64'],
+      Runtime: 'provided.al2023',
+      Handler: 'bootstrap',
+      MemorySize: 256,
+      Timeout: Match.anyValue(),
+      LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', LogGroup: Match.anyValue() },
+      TracingConfig: { Mode: 'Active' },
+    });
+    const timeouts = Object.values(t.findResources('AWS::Lambda::Function')).map((r: any) => r.Properties.Timeout);
+    for (const s of timeouts) expect(s).toBeLessThan(60);
+  });
+
+  test('each function logs to its own log group with retention', () => {
+    for (const fn of sync.functions.all) {
+      const lg = logicalId(fn.logGroup);
+      t.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.anyValue(),
+        LoggingConfig: Match.objectLike({ LogGroup: { Ref: lg } }),
+        Role: { 'Fn::GetAtt': [roleOf(fn), 'Arn'] },
+      });
+      t.hasResourceProperties('AWS::Logs::LogGroup', Match.objectLike({ RetentionInDays: 30 }));
+    }
+    // 4 function log groups + the state machine's.
+    t.resourceCountIs('AWS::Logs::LogGroup', 5);
+  });
+
+  test('environment per docs/architecture.md', () => {
+    const env = (fn: any) => t.findResources('AWS::Lambda::Function')[logicalId(fn)].Properties.Environment?.Variables ?? {};
+    expect(env(sync.functions.resolve)).toEqual({ ALBSYNC_METRIC_NAMESPACE: 'AlbSync' });
+    expect(env(sync.functions.diff)).toEqual({
+      ALBSYNC_STATE_BUCKET: { Ref: logicalId(sync.stateBucket.bucket) },
+      ALBSYNC_STATE_PREFIX: 'albsync/',
+    });
+    expect(env(sync.functions.register)).toEqual({});
+    expect(env(sync.functions.deregister)).toEqual({});
+  });
+
+  test('no managed policies on the function roles', () => {
+    for (const fn of sync.functions.all) {
+      const role = t.findResources('AWS::IAM::Role')[roleOf(fn)];
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+});
+
+describe('least privilege', () => {
+  test('no unexpected `*` anywhere (documented exceptions only)', () => {
+    expect(wildcardProblems(t)).toEqual([]);
+  });
+
+  const ownLogs = (fn: any) => ({
+    Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    Effect: 'Allow',
+    Resource: { 'Fn::GetAtt': [logicalId(fn.logGroup), 'Arn'] },
+    Sid: 'OwnLogGroupOnly',
+  });
+  const xray = { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' };
+  const describe_ = {
+    Action: 'elasticloadbalancing:DescribeTargetHealth',
+    Effect: 'Allow',
+    Resource: '*',
+    Sid: 'DescribeTargetHealthHasNoResourceLevelPermission',
+  };
+
+  test('resolve: own logs, X-Ray, PutMetricData in the namespace only', () => {
+    const f = sync.functions.resolve;
+    expect(statementsOfRole(t, roleOf(f))).toEqual([
+      ownLogs(f),
+      xray,
+      {
+        Action: 'cloudwatch:PutMetricData',
+        Condition: { StringEquals: { 'cloudwatch:namespace': 'AlbSync' } },
+        Effect: 'Allow',
+        Resource: '*',
+        Sid: 'PutMetricDataOwnNamespaceOnly',
+      },
+    ]);
+  });
+
+  test('diff: describe, state documents under albsync/ only, list of its own bucket', () => {
+    const f = sync.functions.diff;
+    const bucket = logicalId(sync.stateBucket.bucket);
+    expect(statementsOfRole(t, roleOf(f))).toEqual([
+      ownLogs(f),
+      xray,
+      describe_,
+      {
+        Action: ['s3:GetObject', 's3:PutObject'],
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/albsync/*']] },
+        Sid: 'StateDocumentsUnderPrefixOnly',
+      },
+      { Action: 's3:ListBucket', Effect: 'Allow', Resource: { 'Fn::GetAtt': [bucket, 'Arn'] }, Sid: 'ListOwnStateBucketForNoSuchKey' },
+    ]);
+  });
+
+  test('register: RegisterTargets on the bound target groups only', () => {
+    const f = sync.functions.register;
+    expect(statementsOfRole(t, roleOf(f))).toEqual([
+      ownLogs(f),
+      xray,
+      describe_,
+      { Action: 'elasticloadbalancing:RegisterTargets', Effect: 'Allow', Resource: [TG_WEB, TG_API], Sid: 'RegisterOnBoundTargetGroupsOnly' },
+    ]);
+  });
+
+  test('deregister: DeregisterTargets on the bound target groups only', () => {
+    const f = sync.functions.deregister;
+    expect(statementsOfRole(t, roleOf(f))).toEqual([
+      ownLogs(f),
+      xray,
+      describe_,
+      { Action: 'elasticloadbalancing:DeregisterTargets', Effect: 'Allow', Resource: [TG_WEB, TG_API], Sid: 'DeregisterOnBoundTargetGroupsOnly' },
+    ]);
+  });
+
+  test('the state machine may invoke exactly the four functions', () => {
+    const statements = statementsOfRole(t, logicalId(sync.workflow.stateMachine.role));
+    const invoke = statements.filter((s) => JSON.stringify(s.Action).includes('lambda:'));
+    expect(invoke).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        Effect: 'Allow',
+        Resource: sync.functions.all.map((fn) => ({ 'Fn::GetAtt': [logicalId(fn), 'Arn'] })),
+        Sid: 'InvokeTheFourFunctionsOnly',
+      },
+    ]);
+    // Everything else on that role is log delivery or X-Ray (checked by the wildcard test).
+    for (const s of statements.filter((x) => x !== invoke[0])) {
+      for (const a of [s.Action].flat()) expect(a).toMatch(/^(logs|xray):/);
+    }
+  });
+
+  test('the scheduler role may start this state machine and write to the DLQ, nothing else', () => {
+    const roles = Object.keys(t.findResources('AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: Match.objectLike({ Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })]) }) } }));
+    expect(roles).toHaveLength(1);
+    expect(statementsOfRole(t, roles[0])).toEqual([
+      { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: logicalId(sync.workflow.stateMachine) } },
+      { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalId(sync.schedules.deadLetterQueue), 'Arn'] } },
+    ]);
+  });
+});
+
+describe('state machine', () => {
+  const definitionText = fs.readFileSync(defaultDefinitionPath(), 'utf8');
+
+  test('substitution keys equal exactly the placeholders of the definition file', () => {
+    const sm = t.findResources('AWS::StepFunctions::StateMachine')[logicalId(sync.workflow.stateMachine)];
+    const keys = Object.keys(sm.Properties.DefinitionSubstitutions).sort();
+    expect(keys).toEqual(placeholdersIn(definitionText));
+    expect(keys).toEqual([...SUBSTITUTION_KEYS].sort());
+  });
+
+  test('each placeholder maps to its function', () => {
+    const sm = t.findResources('AWS::StepFunctions::StateMachine')[logicalId(sync.workflow.stateMachine)];
+    const f = sync.functions;
+    expect(sm.Properties.DefinitionSubstitutions).toEqual({
+      ResolveFunctionArn: { 'Fn::GetAtt': [logicalId(f.resolve), 'Arn'] },
+      DiffFunctionArn: { 'Fn::GetAtt': [logicalId(f.diff), 'Arn'] },
+      RegisterFunctionArn: { 'Fn::GetAtt': [logicalId(f.register), 'Arn'] },
+      DeregisterFunctionArn: { 'Fn::GetAtt': [logicalId(f.deregister), 'Arn'] },
+    });
+  });
+
+  test('the definition is inlined verbatim (assertions can read the states)', () => {
+    t.hasResourceProperties('AWS::StepFunctions::StateMachine', { DefinitionString: definitionText });
+  });
+
+  test('Standard by default, logging to its log group, tracing as configured', () => {
+    t.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ERROR',
+        IncludeExecutionData: true,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logicalId(sync.workflow.logGroup), 'Arn'] } } }],
+      },
+    });
+    const lg = t.findResources('AWS::Logs::LogGroup')[logicalId(sync.workflow.logGroup)];
+    expect(lg.Properties.RetentionInDays).toBe(30);
+    // /aws/vendedlogs/states/<path>-<UUID of the stack id>
+    const [, parts] = lg.Properties.LogGroupName['Fn::Join'];
+    expect(parts[0]).toMatch(/^\/aws\/vendedlogs\/states\/.+-$/);
+    expect(parts[1]).toEqual({ 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] });
+  });
+});
+
+describe('schedules', () => {
+  test('one schedule per binding, input = the binding with defaults filled', () => {
+    const schedules = Object.values(t.findResources('AWS::Scheduler::Schedule')) as any[];
+    expect(schedules).toHaveLength(BINDINGS.length);
+    const inputs = schedules.map((s) => JSON.parse(s.Properties.Target.Input));
+    expect(inputs).toEqual(BINDINGS.map(executionInput));
+    expect(inputs[0]).toEqual({
+      name: 'web',
+      dnsName: 'internal-web-1234.us-east-1.elb.amazonaws.com',
+      port: 443,
+      targetGroupArn: TG_WEB,
+      graceRuns: 3,
+      allowedCidrs: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'],
+      vpcCidrs: ['10.0.0.0/16'],
+      family: 'ipv4',
+      lookup: { maxQueries: 200, settleQueries: 10, timeoutMs: 2000 },
+      maxDeregistrationsPerRun: null,
+    });
+    expect(inputs[1]).toMatchObject({ graceRuns: 5, allowedCidrs: ['10.1.0.0/16'], vpcCidrs: [], lookup: { maxQueries: 50, settleQueries: 10, timeoutMs: 2000 }, maxDeregistrationsPerRun: 2 });
+  });
+
+  test('rate(1 minute), StartExecution on the state machine, retry policy, shortest event age, DLQ', () => {
+    t.allResourcesProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      State: 'ENABLED',
+      Target: Match.objectLike({
+        Arn: { Ref: logicalId(sync.workflow.stateMachine) },
+        RetryPolicy: { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 2 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(sync.schedules.deadLetterQueue), 'Arn'] } },
+      }),
+    });
+  });
+
+  test('the dead-letter queue is encrypted and TLS-only', () => {
+    t.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    t.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('state bucket', () => {
+  test('public access blocked, S3-managed encryption, versioned, old versions expire', () => {
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 30 } })],
+      },
+    });
+    const bucket = t.findResources('AWS::S3::Bucket')[logicalId(sync.stateBucket.bucket)];
+    expect(bucket.DeletionPolicy).toBe('Retain');
+  });
+
+  test('TLS only (bucket policy denies aws:SecureTransport=false)', () => {
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logicalId(sync.stateBucket.bucket) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('alarms', () => {
+  const definition = JSON.parse(fs.readFileSync(defaultDefinitionPath(), 'utf8'));
+  const topicRef = () => ({ Ref: logicalId(topic) });
+
+  test('every alarm notifies the topic (alarm and OK)', () => {
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')) as any[];
+    expect(alarms).toHaveLength(2 + BINDINGS.length);
+    for (const a of alarms) {
+      expect(a.Properties.AlarmActions).toEqual([topicRef()]);
+      expect(a.Properties.OKActions).toEqual([topicRef()]);
+    }
+  });
+
+  test('failed executions', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsFailed',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalId(sync.workflow.stateMachine) } }],
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+    });
+  });
+
+  test.each(BINDINGS.map((b) => b.name))('ResolvedAddressCount of %s below 1 or missing', (name) => {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AlbSync',
+      MetricName: 'ResolvedAddressCount',
+      Dimensions: [{ Name: 'Binding', Value: name }],
+      Statistic: 'Minimum',
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  test('safety rail: metric filter on the state machine log group, alarm on it', () => {
+    t.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: logicalId(sync.workflow.logGroup) },
+      FilterPattern: `{ ($.type = "ExecutionFailed") && (${failErrorsFor(definition, 'Albsync.SafetyRailTripped')
+        .map((e) => `($.details.error = "${e}")`)
+        .join(' || ')}) }`,
+      MetricTransformations: [{ MetricNamespace: 'AlbSync', MetricName: 'SafetyRailTripped', MetricValue: '1' }],
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AlbSync',
+      MetricName: 'SafetyRailTripped',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+});
+
+describe('checks', () => {
+  test('cdk-nag AwsSolutions: no unacknowledged error or warning', () => {
+    expect(nagFindings(stack)).toEqual([]);
+  });
+
+  test('the checks themselves catch problems (a bare bucket, a `*` on s3:GetObject)', () => {
+    const scratch = new Stack(testApp(), 'Scratch');
+    new s3.Bucket(scratch, 'Bare');
+    expect(nagFindings(scratch).length).toBeGreaterThan(0);
+    const bad = Template.fromJSON({
+      Resources: {
+        P: {
+          Type: 'AWS::IAM::Policy',
+          Properties: {
+            Roles: [{ Ref: 'R' }],
+            PolicyDocument: {
+              Statement: [
+                { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' },
+                { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*' },
+                { Effect: 'Allow', Action: 'elasticloadbalancing:*', Resource: 'arn:aws:elasticloadbalancing:*' },
+              ],
+            },
+          },
+        },
+      },
+    });
+    expect(wildcardProblems(bad)).toEqual([
+      'P: unexpected Resource "*" for s3:GetObject',
+      'P: unexpected Resource "*" for cloudwatch:PutMetricData',
+      'P: wildcard action elasticloadbalancing:*',
+      'P: wildcard in resource "arn:aws:elasticloadbalancing:*" for elasticloadbalancing:*',
+    ]);
+  });
+
+  test('no CDK warnings or errors on the stack', () => {
+    const bad = messages.filter((m) => m.level === 'warning' || m.level === 'error').map((m) => JSON.stringify(m.entry.data));
+    expect(bad).toEqual([]);
+  });
+});

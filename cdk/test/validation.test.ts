@@ -1,0 +1,101 @@
+/** Bad props fail at synthesis (construction) with a message naming the prop. Nothing is synthesized. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Duration, Fn, Stack } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { AlbSync, AlbSyncProps } from '../lib/albsync';
+import { AddressFamily, BindingProps, parseCidr } from '../lib/binding';
+import { FunctionCode } from '../lib/code';
+import { BINDINGS, dummyCodeDir, TG_WEB } from './helpers';
+
+const good: BindingProps = BINDINGS[0];
+const make = (props: Partial<AlbSyncProps>) => () =>
+  new AlbSync(new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S'), 'A', {
+    bindings: [good],
+    code: FunctionCode.prebuilt(codeDir),
+    ...props,
+  });
+const withBinding = (b: Partial<BindingProps>, others: BindingProps[] = []) => make({ bindings: [...others, { ...good, ...b }] });
+
+let codeDir: string;
+beforeAll(() => {
+  codeDir = dummyCodeDir();
+});
+
+test('valid props construct', () => {
+  expect(make({})).not.toThrow();
+});
+
+test.each<[string, () => unknown, RegExp]>([
+  ['no bindings', make({ bindings: [] }), /`bindings`: at least one binding is required/],
+  ['bindings missing', make({ bindings: undefined as unknown as BindingProps[] }), /`bindings`: at least one binding/],
+  ['malformed target group ARN', withBinding({ targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/1' }), /`bindings\[0\]\.targetGroupArn`: .* is not a target group ARN/],
+  ['ARN with a short account', withBinding({ targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:1234:targetgroup/web/0123456789abcdef' }), /`bindings\[0\]\.targetGroupArn`/],
+  ['port 0', withBinding({ port: 0 }), /`bindings\[0\]\.port`: 0 must be an integer in 1\.\.65535/],
+  ['port 65536', withBinding({ port: 65536 }), /`bindings\[0\]\.port`: 65536/],
+  ['port 80.5', withBinding({ port: 80.5 }), /`bindings\[0\]\.port`/],
+  ['graceRuns 0', withBinding({ graceRuns: 0 }), /`bindings\[0\]\.graceRuns`: 0 must be an integer in 1\.\.1000/],
+  ['duplicate names', withBinding({ targetGroupArn: TG_WEB.replace('web/', 'web2/') }, [good]), /`bindings\[1\]\.name`: duplicate binding name "web" \(also bindings\[0\]\)/],
+  ['same name, target group and port', withBinding({ name: 'other' }, [good]), /`bindings\[1\]`: same dnsName, targetGroupArn and port as bindings\[0\]/],
+  ['upper-case name', withBinding({ name: 'Web' }), /`bindings\[0\]\.name`: "Web" must be 1-48 characters of a-z, 0-9 and -/],
+  ['name with a dot', withBinding({ name: 'web.1' }), /`bindings\[0\]\.name`/],
+  ['name too long', withBinding({ name: 'a'.repeat(49) }), /`bindings\[0\]\.name`/],
+  ['empty name', withBinding({ name: '' }), /`bindings\[0\]\.name`/],
+  ['bad DNS name', withBinding({ dnsName: 'not a name' }), /`bindings\[0\]\.dnsName`/],
+  ['bad CIDR in vpcCidrs', withBinding({ vpcCidrs: ['10.0.0.0/33'] }), /`bindings\[0\]\.vpcCidrs\[0\]`: "10\.0\.0\.0\/33" is not a CIDR block/],
+  ['CIDR with host bits', withBinding({ vpcCidrs: ['10.0.0.1/16'] }), /`bindings\[0\]\.vpcCidrs\[0\]`: .* has host bits set/],
+  ['bad CIDR in allowedCidrs', withBinding({ allowedCidrs: ['ten/8'] }), /`bindings\[0\]\.allowedCidrs\[0\]`/],
+  ['IPv6 CIDR for ipv4', withBinding({ allowedCidrs: ['fc00::/7'] }), /`bindings\[0\]\.allowedCidrs\[0\]`: .* is not an ipv4 block/],
+  ['empty allowedCidrs', withBinding({ allowedCidrs: [] }), /`bindings\[0\]\.allowedCidrs`: is empty/],
+  ['bad family', withBinding({ family: 'ipv5' as AddressFamily }), /`bindings\[0\]\.family`/],
+  ['lookup.timeoutMs too small', withBinding({ lookup: { timeoutMs: 10 } }), /`bindings\[0\]\.lookup\.timeoutMs`/],
+  ['maxDeregistrationsPerRun 0', withBinding({ maxDeregistrationsPerRun: 0 }), /`bindings\[0\]\.maxDeregistrationsPerRun`/],
+  ['namespace AWS/...', make({ metricNamespace: 'AWS/ApplicationELB' }), /`metricNamespace`: "AWS\/ApplicationELB" must not start with "AWS\/"/],
+  ['empty namespace', make({ metricNamespace: '' }), /`metricNamespace`/],
+  ['schedule of 30 s', make({ schedule: Duration.seconds(30) }), /`schedule`: .* whole number of minutes, at least one/],
+  ['schedule of 90 s', make({ schedule: Duration.seconds(90) }), /`schedule`/],
+  ['workflow log level OFF', make({ workflowLogLevel: sfn.LogLevel.OFF }), /`workflowLogLevel`: OFF would blind the SafetyRailTripped alarm/],
+  ['memory 64 MB', make({ memorySize: 64 }), /`memorySize`/],
+  ['state prefix without slash', make({ statePrefix: 'albsync' }), /`statePrefix`/],
+  ['retry attempts 200', make({ scheduleRetryAttempts: 200 }), /`scheduleRetryAttempts`/],
+  ['DNS server without port', make({ dnsServer: '10.0.0.2' }), /`dnsServer`/],
+  ['prebuilt dir without bootstraps', make({ code: FunctionCode.prebuilt(os.tmpdir() + '/albsync-nowhere') }), /`code`: prebuilt bootstrap .*albsync-resolve\/bootstrap does not exist/],
+  ['missing Cargo manifest', make({ code: FunctionCode.cargoLambda({ manifestPath: '/nowhere/Cargo.toml' }) }), /`code`: Cargo manifest \/nowhere\/Cargo.toml does not exist/],
+  ['missing definition', make({ definitionPath: '/nowhere/albsync.asl.json' }), /`definitionPath`: \/nowhere\/albsync.asl.json does not exist/],
+])('%s', (_name, construct, message) => {
+  expect(construct).toThrow(message);
+});
+
+test('a definition with an unknown placeholder is refused', () => {
+  const p = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'albsync-asl-')), 'bad.asl.json');
+  fs.writeFileSync(p, JSON.stringify({ StartAt: 'A', States: { A: { Type: 'Task', Resource: '${ResolveFunctionArn}', Next: 'B' }, B: { Type: 'Task', Resource: '${NotAFunction}', End: true } } }));
+  expect(make({ definitionPath: p })).toThrow(/`definitionPath`: placeholders without a substitution: NotAFunction/);
+});
+
+test('tokens (ALB DNS name, target group ARN, VPC CIDR) are accepted unvalidated', () => {
+  const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'T');
+  expect(
+    () =>
+      new AlbSync(stack, 'A', {
+        code: FunctionCode.prebuilt(codeDir),
+        bindings: [{ name: 'tok', dnsName: Fn.importValue('AlbDns'), port: 80, targetGroupArn: Fn.importValue('TgArn'), vpcCidrs: [Fn.importValue('VpcCidr')] }],
+      }),
+  ).not.toThrow();
+});
+
+test.each([
+  ['10.0.0.0/8', { family: 'ipv4', canonical: true }],
+  ['10.0.0.1/32', { family: 'ipv4', canonical: true }],
+  ['10.0.0.1/31', { family: 'ipv4', canonical: false }],
+  ['0.0.0.0/0', { family: 'ipv4', canonical: true }],
+  ['fc00::/7', { family: 'ipv6', canonical: true }],
+  ['fd00::1/64', { family: 'ipv6', canonical: false }],
+  ['2001:db8::/32', { family: 'ipv6', canonical: true }],
+  ['::/0', { family: 'ipv6', canonical: true }],
+  ['10.0.0.0', undefined],
+  ['10.0.0.256/8', undefined],
+  ['fc00::/129', undefined],
+])('parseCidr(%s)', (text, expected) => {
+  expect(parseCidr(text)).toEqual(expected);
+});
