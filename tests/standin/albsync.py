@@ -127,6 +127,14 @@ class AlbsyncStack:
         b.update(overrides)
         return b
 
+    def new_binding(self, name: str, **overrides: Any) -> dict[str, Any]:
+        """A binding of its own: a fresh IP target group and the DNS name `<name>.test`, so that tests can
+        share one stack without seeing each other's targets or state."""
+        tg = self.client("elbv2").create_target_group(
+            Name=f"{name}-{uuid.uuid4().hex[:6]}"[:32], Protocol="TCP", Port=443, VpcId=self.net.vpc_id,
+            TargetType="ip")["TargetGroups"][0]
+        return self.binding(name=name, dnsName=f"{name}.test", targetGroupArn=tg["TargetGroupArn"], **overrides)
+
     def start_run(self, binding: dict[str, Any] | None = None, name: str | None = None) -> str:
         return self.standin.start_execution(self.state_machine_arn, binding or self.binding(),
                                             name or f"run-{uuid.uuid4().hex[:10]}")
@@ -140,9 +148,10 @@ class AlbsyncStack:
     def run(self, binding: dict[str, Any] | None = None, timeout: float = 120.0) -> Run:
         return self.wait(self.start_run(binding), timeout)
 
-    def targets(self) -> list[str]:
-        """Addresses in the target group (moto reports every registered target as healthy)."""
-        out = self.client("elbv2").describe_target_health(TargetGroupArn=self.net.target_group_arn)
+    def targets(self, binding: dict[str, Any] | None = None) -> list[str]:
+        """Addresses in the binding's target group (moto reports every registered target as healthy)."""
+        arn = (binding or {}).get("targetGroupArn", self.net.target_group_arn)
+        out = self.client("elbv2").describe_target_health(TargetGroupArn=arn)
         return sorted((d["Target"]["Id"] for d in out["TargetHealthDescriptions"]), key=_ip_key)
 
     def state_key(self, binding: dict[str, Any] | None = None) -> str:

@@ -65,6 +65,7 @@ pub async fn resolve(resolver: &Resolver, name: &str, expected: &BTreeSet<IpAddr
     let limits = Limits {
         max_queries: config.max_queries,
         settle_queries: config.settle_queries,
+        settle_factor: config.settle_factor,
         retries: config.retries,
         allowed: config.allowed.clone(),
     };

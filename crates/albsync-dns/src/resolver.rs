@@ -52,6 +52,8 @@ pub struct ResolverConfig {
     /// Sampling stops once every expected address was seen and this many answers in a row
     /// brought no new address.
     pub settle_queries: u32,
+    /// Scales the quiet stretch with the number of addresses per answer (see `settle_after`); 0 turns it off.
+    pub settle_factor: u32,
     /// How long one query may take; also the most a dead server costs per query.
     pub timeout: Duration,
     /// Every answered address must lie in one of these ranges. Empty: every address is refused
@@ -70,6 +72,7 @@ impl Default for ResolverConfig {
             name_server: None,
             max_queries: 200,
             settle_queries: 10,
+            settle_factor: 4,
             timeout: Duration::from_secs(2),
             allowed: Vec::new(),
             retries: 3,

@@ -43,6 +43,7 @@ pub struct Resolution {
 pub(crate) struct Limits {
     pub max_queries: u32,
     pub settle_queries: u32,
+    pub settle_factor: u32,
     pub retries: u32,
     pub allowed: Vec<IpNet>,
 }
@@ -59,6 +60,17 @@ impl Source for Resolver {
 }
 
 /// Runs the algorithm for `name` (with `all` = `all.<name>` when that is a valid name).
+/// How many answers in a row must bring nothing new before sampling stops.
+///
+/// With `n` addresses rotated `k` at a time, one particular unseen address stays unseen through `m` answers
+/// with probability about `exp(-m k / n)`. Waiting `factor n / k` answers (default factor 4) puts that near 2%, so the caller's
+/// second, targeted look (and its extra state transitions) is rarely needed; queries are free, transitions
+/// are not. Small sets that fit in one answer need only the configured minimum.
+pub(crate) fn settle_after(settle_queries: u32, factor: u32, seen: usize, largest_answer: usize) -> u32 {
+    let scaled = (factor as usize).saturating_mul(seen.div_ceil(largest_answer.max(1)));
+    settle_queries.max(u32::try_from(scaled).unwrap_or(u32::MAX))
+}
+
 pub(crate) async fn run(
     source: &impl Source,
     limits: &Limits,
@@ -96,6 +108,7 @@ pub(crate) async fn run(
     let mut seen = BTreeSet::new();
     let mut answered = false;
     let mut quiet = 0u32;
+    let mut largest_answer = 0usize;
     let mut failures_in_a_row = 0u32;
     let mut pending_failure = None;
     for _ in 0..budget {
@@ -107,13 +120,16 @@ pub(crate) async fn run(
                 failures_in_a_row = 0;
                 pending_failure = None;
                 let before = seen.len();
+                largest_answer = largest_answer.max(answer.len());
                 seen.extend(answer);
                 if seen.len() > before {
                     quiet = 0;
                 } else {
                     quiet += 1;
                 }
-                if quiet >= limits.settle_queries && expected.is_subset(&seen) {
+                if quiet >= settle_after(limits.settle_queries, limits.settle_factor, seen.len(), largest_answer)
+                    && expected.is_subset(&seen)
+                {
                     break;
                 }
             }
@@ -194,8 +210,23 @@ mod tests {
         lasts.iter().copied().map(ip).collect()
     }
 
+    #[test]
+    fn settling_waits_longer_when_answers_rotate_through_many_addresses() {
+        assert_eq!(settle_after(10, 4, 3, 3), 10, "everything fits in one answer");
+        assert_eq!(settle_after(10, 4, 100, 8), 52, "100 addresses, 8 per answer");
+        assert_eq!(settle_after(10, 4, 0, 0), 10);
+        assert_eq!(settle_after(10, 0, 100, 8), 10, "factor 0: the fixed minimum only");
+    }
+
     fn limits(max_queries: u32, settle_queries: u32) -> Limits {
-        Limits { max_queries, settle_queries, retries: 3, allowed: vec!["10.0.0.0/8".parse().expect("cidr")] }
+        // Factor 0: these scripts test the fixed rule; the scaled one has its own test.
+        Limits {
+            max_queries,
+            settle_queries,
+            settle_factor: 0,
+            retries: 3,
+            allowed: vec!["10.0.0.0/8".parse().expect("cidr")],
+        }
     }
 
     fn names() -> (Name, Name) {
