@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the demo need, pinned and idempotent, on a fresh machine:
+#   Rust: rustfmt, clippy and the aarch64 target (Lambda runs arm64);
+#   Python (.tools/venv): moto, boto3, pytest, cargo-lambda with zig (tests/requirements.txt, exact pins);
+#   Node (statemachine/node_modules): asl-validator (package-lock.json). The CDK app installs its own
+#   packages in cdk/scripts/ci.sh.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+need() {
+    command -v "$1" >/dev/null 2>&1 || { echo "setup: '$1' is required but not installed ($2)" >&2; exit 1; }
+}
+need cargo "install Rust with rustup"
+need rustup "install Rust with rustup"
+need python3 "Python 3.10 or later"
+need npm "Node.js 20 or later"
+
+installed_targets="$(rustup target list --installed)"
+grep -qx aarch64-unknown-linux-gnu <<<"$installed_targets" || rustup target add aarch64-unknown-linux-gnu
+installed_components="$(rustup component list --installed)"
+for c in rustfmt clippy; do
+    grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
+done
+
+scripts/setup-python.sh
+
+stamp=statemachine/node_modules/.albsync-lock.sha256
+want="$(sha256sum statemachine/package-lock.json | cut -d' ' -f1)"
+if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
+    (cd statemachine && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+fi
+echo "setup: done"

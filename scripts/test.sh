@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The project's test command (README; .ci/run calls it): sets up what is missing, then runs every check.
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    skips the arm64 release build and the CDK app
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+
+scripts/setup.sh
+export PATH="$root/.tools/venv/bin:$PATH"
+
+passed=0
+step() {
+    local name="$1"; shift
+    echo
+    echo "=== $name"
+    local t0=$SECONDS
+    "$@"
+    echo "=== $name: ok ($((SECONDS - t0)) s)"
+    passed=$((passed + 1))
+}
+
+step "format" cargo fmt --all --check
+step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "build" cargo build --workspace --locked
+step "rust tests" cargo test --workspace --locked
+step "definition (asl-validator)" npm --prefix statemachine run -s validate
+step "end-to-end (stand-in)" python -m pytest tests/e2e -q -p no:cacheprovider
+if [[ $quick -eq 0 ]]; then
+    step "arm64 Lambda packages" cargo lambda build --release --arm64 --locked -p albsync-functions
+    step "package sizes" python scripts/package-report.py --dir target/lambda --limit-mib 5
+    step "CDK app (tsc, jest, cdk-nag, cfn-lint on the real packages)" \
+        env ALBSYNC_CODE_DIR="$root/target/lambda" bash cdk/scripts/ci.sh
+fi
+echo
+echo "albsync checks: $passed passed, 0 failed"
