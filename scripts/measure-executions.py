@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Wall time, state transitions and AWS calls of albsync executions on the local stand-in.
+
+    .tools/venv/bin/python scripts/measure-executions.py [--runs 9] [--json]
+
+Kinds measured (each `--runs` times, median reported):
+  steady       nothing changed: Resolve, Diff, Decide, NoChange
+  registering  a first run on a fresh target group: three addresses registered
+  counting     one address missing (within its grace): the count is saved, nothing removed
+
+Wall time is ExecutionStarted to the end event in the execution history (moto's clock). Transitions are
+the states entered. AWS calls are the requests the function binaries (user agent aws-sdk-rust) made to the
+emulator, taken from moto's request recorder; the harness's own Step Functions polling is not counted.
+Retry intervals are the definition's own (no test speed-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import sys
+import urllib.parse
+import urllib.request
+from collections import Counter
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+
+from standin.albsync import AlbsyncStack, addresses  # noqa: E402
+
+
+def moto(st: AlbsyncStack, path: str, data: bytes | None = None) -> bytes:
+    req = urllib.request.Request(st.standin.moto_endpoint + path, data=data, method="POST" if data is not None
+                                 else "GET")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.read()
+
+
+def operation(entry: dict) -> str:
+    headers = {k.lower(): v for k, v in entry["headers"].items()}
+    url = urllib.parse.urlparse(entry["url"])
+    if "x-amz-target" in headers:
+        return headers["x-amz-target"].split(".")[-1]
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    if "Action=" in body:
+        return urllib.parse.parse_qs(body).get("Action", ["?"])[0]
+    query = urllib.parse.parse_qs(url.query)
+    if "x-id" in query:
+        return query["x-id"][0]
+    return {"GET": "GetObject", "PUT": "PutObject"}.get(entry["method"], entry["method"])
+
+
+def measured(st: AlbsyncStack, binding: dict) -> dict:
+    moto(st, "/moto-api/recorder/reset-recording", b"")
+    moto(st, "/moto-api/recorder/start-recording", b"")
+    run = st.run(binding)
+    moto(st, "/moto-api/recorder/stop-recording", b"")
+    calls = Counter()
+    for line in moto(st, "/moto-api/recorder/download-recording").decode().splitlines():
+        entry = json.loads(line)
+        ua = {k.lower(): v for k, v in entry["headers"].items()}.get("user-agent", "")
+        if "aws-sdk-rust" in ua:
+            calls[operation(entry)] += 1
+    start = run.history[0]["timestamp"]
+    end = run.history[-1]["timestamp"]
+    return {"end": run.path[-1], "wall_ms": (end - start).total_seconds() * 1000, "transitions": len(run.path),
+            "aws_calls": sum(calls.values()), "calls": dict(sorted(calls.items())), "path": run.path}
+
+
+def summary(kind: str, rows: list[dict]) -> dict:
+    walls = sorted(r["wall_ms"] for r in rows)
+    return {"kind": kind, "runs": len(rows), "wall_ms_median": round(statistics.median(walls), 1),
+            "wall_ms_min": round(walls[0], 1), "wall_ms_max": round(walls[-1], 1),
+            "transitions": sorted({r["transitions"] for r in rows}), "aws_calls": sorted({r["aws_calls"] for r in rows}),
+            "calls": rows[-1]["calls"], "path": rows[-1]["path"], "ends": sorted({r["end"] for r in rows})}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    results = []
+    with AlbsyncStack(fast=False) as st:
+        steady = st.new_binding("steady")
+        ips = addresses("10.0.1", 3)
+        for name in ("steady.test.", "all.steady.test."):
+            st.dns.set(name, a=ips)
+        st.run(steady)
+        results.append(summary("steady", [measured(st, steady) for _ in range(args.runs)]))
+
+        rows = []
+        for i in range(args.runs):
+            b = st.new_binding(f"reg{i}")
+            for name in (f"reg{i}.test.", f"all.reg{i}.test."):
+                st.dns.set(name, a=ips)
+            rows.append(measured(st, b))
+        results.append(summary("registering", rows))
+
+        counting = st.new_binding("counting", graceRuns=1000)
+        for name in ("counting.test.", "all.counting.test."):
+            st.dns.set(name, a=ips)
+        st.run(counting)
+        for name in ("counting.test.", "all.counting.test."):
+            st.dns.set(name, a=ips[:2])
+        results.append(summary("counting", [measured(st, counting) for _ in range(args.runs)]))
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"{'kind':12} {'runs':>4} {'median ms':>10} {'min-max ms':>14} {'transitions':>12} {'AWS calls':>10}  calls")
+        for r in results:
+            print(f"{r['kind']:12} {r['runs']:4} {r['wall_ms_median']:10.1f} "
+                  f"{r['wall_ms_min']:6.0f}-{r['wall_ms_max']:<7.0f} {','.join(map(str, r['transitions'])):>12} "
+                  f"{','.join(map(str, r['aws_calls'])):>10}  {r['calls']}")
+    expected_ends = {"steady": ["NoChange"], "registering": ["Synced"], "counting": ["Synced"]}
+    bad = [r for r in results if r["ends"] != expected_ends[r["kind"]]]
+    if bad:
+        print(f"measure-executions: unexpected outcomes: {bad}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
