@@ -7,7 +7,6 @@ use albsync_aws::{
 };
 use albsync_core::target::{HealthState, TargetKey, TargetSpec};
 use albsync_moto::Moto;
-use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
 
 async fn clients(moto: &Moto) -> albsync_aws::Clients {
     albsync_aws::Clients::new(&moto.sdk_config().await)
@@ -15,22 +14,6 @@ async fn clients(moto: &Moto) -> albsync_aws::Clients {
 
 async fn bucket(c: &albsync_aws::Clients, name: &str) {
     c.s3.create_bucket().bucket(name).send().await.expect("create bucket");
-}
-
-async fn target_group(moto: &Moto, c: &albsync_aws::Clients) -> String {
-    let vpc = moto.create_vpc("10.0.0.0/16");
-    let out = c
-        .elb
-        .create_target_group()
-        .name("web")
-        .protocol(ProtocolEnum::Tcp)
-        .port(443)
-        .vpc_id(vpc)
-        .target_type(TargetTypeEnum::Ip)
-        .send()
-        .await
-        .expect("create target group");
-    out.target_groups()[0].target_group_arn().expect("arn").to_owned()
 }
 
 fn ip(i: u32) -> IpAddr {
@@ -78,7 +61,7 @@ async fn a_missing_bucket_is_an_error_not_a_first_run() {
 async fn targets_are_registered_described_and_deregistered_in_chunks() {
     let moto = Moto::start();
     let c = clients(&moto).await;
-    let arn = target_group(&moto, &c).await;
+    let arn = moto.create_ip_target_group("web", 443);
     let tg = ElbTargetGroup::new(c.elb.clone());
 
     let specs: Vec<TargetSpec> =

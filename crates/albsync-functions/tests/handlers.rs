@@ -11,7 +11,6 @@ use albsync_core::plan::count_grace;
 use albsync_functions::handlers::{deregister, diff, register, resolve};
 use albsync_moto::Moto;
 use albsync_testdns::{Record, TestDns};
-use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
 use lambda_runtime::Diagnostic;
 use serde_json::{Value, json};
 
@@ -36,19 +35,7 @@ impl World {
     async fn new() -> World {
         let moto = Moto::start();
         let clients = Clients::new(&moto.sdk_config().await);
-        let vpc = moto.create_vpc("10.0.0.0/16");
-        let tg = clients
-            .elb
-            .create_target_group()
-            .name("web")
-            .protocol(ProtocolEnum::Tcp)
-            .port(443)
-            .vpc_id(vpc)
-            .target_type(TargetTypeEnum::Ip)
-            .send()
-            .await
-            .expect("target group");
-        let tg_arn = tg.target_groups()[0].target_group_arn().expect("arn").to_owned();
+        let tg_arn = moto.create_ip_target_group("web", 443);
         clients.s3.create_bucket().bucket("state").send().await.expect("bucket");
         let dns = TestDns::start().await.expect("dns");
         let metrics = CloudWatchMetrics::new(clients.cloudwatch.clone(), "AlbSync").expect("namespace");

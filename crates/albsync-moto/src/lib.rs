@@ -125,6 +125,23 @@ impl Moto {
         }
     }
 
+    /// Creates a VPC (10.0.0.0/16) and a TCP IP target group in it on `port`; returns the target group ARN.
+    /// Made as plain awsQuery requests like [`Moto::create_vpc`], so tests need no extra SDK to set up.
+    pub fn create_ip_target_group(&self, name: &str, port: u16) -> String {
+        let vpc = self.create_vpc("10.0.0.0/16");
+        let body = format!(
+            "Action=CreateTargetGroup&Version=2015-12-01&Name={name}&Protocol=TCP&Port={port}&VpcId={vpc}&TargetType=ip"
+        );
+        let auth = "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=0\r\n";
+        let (status, text) = http_with(self.port, "POST", "/", "application/x-www-form-urlencoded", auth, &body)
+            .unwrap_or_else(|e| panic!("CreateTargetGroup: {e}"));
+        let arn = text.split("<TargetGroupArn>").nth(1).and_then(|t| t.split('<').next());
+        match (status, arn) {
+            (200, Some(arn)) => arn.to_owned(),
+            _ => panic!("CreateTargetGroup answered {status}: {text}"),
+        }
+    }
+
     /// The endpoint URL for `AWS_ENDPOINT_URL`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
