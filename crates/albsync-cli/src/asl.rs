@@ -1,0 +1,316 @@
+//! The state machine definition (Amazon States Language, JSONPath flavour) read as a graph: the states, their
+//! types and every transition between them (`Next`, Choice rules and `Default`, `Catch`), with the states of a
+//! Map iteration or a Parallel branch as nested machines. Only what the `graph` command draws is read; the
+//! definition is not validated beyond that.
+
+use serde_json::Value;
+
+/// A state machine or a nested one (a Map's iteration, a Parallel branch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    /// The first state.
+    pub start_at: String,
+    /// Every state, in the order a reader follows them: breadth first from `StartAt` along the transitions in
+    /// the order they are written, then any unreachable state by name.
+    pub states: Vec<State>,
+}
+
+/// The types of state; anything else is kept by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Task,
+    Choice,
+    Map,
+    Parallel,
+    Pass,
+    Wait,
+    Succeed,
+    Fail,
+    Other(String),
+}
+
+impl Kind {
+    fn parse(text: &str) -> Kind {
+        match text {
+            "Task" => Kind::Task,
+            "Choice" => Kind::Choice,
+            "Map" => Kind::Map,
+            "Parallel" => Kind::Parallel,
+            "Pass" => Kind::Pass,
+            "Wait" => Kind::Wait,
+            "Succeed" => Kind::Succeed,
+            "Fail" => Kind::Fail,
+            other => Kind::Other(other.to_owned()),
+        }
+    }
+
+    /// The ASL spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Kind::Task => "Task",
+            Kind::Choice => "Choice",
+            Kind::Map => "Map",
+            Kind::Parallel => "Parallel",
+            Kind::Pass => "Pass",
+            Kind::Wait => "Wait",
+            Kind::Succeed => "Succeed",
+            Kind::Fail => "Fail",
+            Kind::Other(s) => s,
+        }
+    }
+}
+
+/// How one state leads to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// `Next`.
+    Next,
+    /// A Choice rule, described for people (`$.plan.noop == true`).
+    Rule(String),
+    /// A Choice's `Default`.
+    Default,
+    /// A `Catch` on these error names.
+    Catch(Vec<String>),
+}
+
+/// One transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The state it leads to (in the same machine).
+    pub to: String,
+    /// Why.
+    pub via: Via,
+}
+
+/// One state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub kind: Kind,
+    /// Where it can go next, in the order the definition lists them.
+    pub transitions: Vec<Transition>,
+    /// The error names its `Retry` rules cover.
+    pub retry_on: Vec<String>,
+    /// A Map's iteration (one machine) or a Parallel's branches.
+    pub children: Vec<Machine>,
+}
+
+/// Why a definition cannot be drawn.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state machine definition: {0}")]
+pub struct AslError(String);
+
+/// Parses a definition from its JSON text.
+pub fn parse(text: &str) -> Result<Machine, AslError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| AslError(format!("not JSON: {e}")))?;
+    machine(&value, "")
+}
+
+fn machine(value: &Value, scope: &str) -> Result<Machine, AslError> {
+    let at = |what: &str| if scope.is_empty() { what.to_owned() } else { format!("{scope}: {what}") };
+    let start_at = value.get("StartAt").and_then(Value::as_str).ok_or_else(|| AslError(at("no StartAt")))?.to_owned();
+    let raw = value.get("States").and_then(Value::as_object).ok_or_else(|| AslError(at("no States object")))?;
+    let mut parsed = Vec::with_capacity(raw.len());
+    for (name, body) in raw {
+        parsed.push(state(name, body, scope)?);
+    }
+    for s in &parsed {
+        for t in &s.transitions {
+            if !raw.contains_key(&t.to) {
+                return Err(AslError(at(&format!("state {:?} goes to {:?}, which is not a state", s.name, t.to))));
+            }
+        }
+    }
+    if !raw.contains_key(&start_at) {
+        return Err(AslError(at(&format!("StartAt {start_at:?} is not a state"))));
+    }
+    Ok(Machine { states: reading_order(&start_at, parsed), start_at })
+}
+
+fn state(name: &str, body: &Value, scope: &str) -> Result<State, AslError> {
+    let inner_scope = if scope.is_empty() { name.to_owned() } else { format!("{scope}/{name}") };
+    let kind = Kind::parse(body.get("Type").and_then(Value::as_str).unwrap_or("?"));
+    let mut transitions = Vec::new();
+    if let Some(choices) = body.get("Choices").and_then(Value::as_array) {
+        for rule in choices {
+            if let Some(to) = rule.get("Next").and_then(Value::as_str) {
+                transitions.push(Transition { to: to.to_owned(), via: Via::Rule(describe_rule(rule)) });
+            }
+        }
+    }
+    if let Some(to) = body.get("Default").and_then(Value::as_str) {
+        transitions.push(Transition { to: to.to_owned(), via: Via::Default });
+    }
+    if let Some(to) = body.get("Next").and_then(Value::as_str) {
+        transitions.push(Transition { to: to.to_owned(), via: Via::Next });
+    }
+    for catcher in body.get("Catch").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(to) = catcher.get("Next").and_then(Value::as_str) {
+            transitions.push(Transition { to: to.to_owned(), via: Via::Catch(strings(catcher.get("ErrorEquals"))) });
+        }
+    }
+    let retry_on =
+        body.get("Retry").and_then(Value::as_array).into_iter().flatten().flat_map(|r| strings(r.get("ErrorEquals")));
+    let mut children = Vec::new();
+    if let Some(iteration) = body.get("ItemProcessor").or_else(|| body.get("Iterator")) {
+        children.push(machine(iteration, &inner_scope)?);
+    }
+    for (i, branch) in body.get("Branches").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        children.push(machine(branch, &format!("{inner_scope}[{i}]"))?);
+    }
+    Ok(State { name: name.to_owned(), kind, transitions, retry_on: retry_on.collect(), children })
+}
+
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+}
+
+/// Breadth first from the start along the transitions as written, then the unreachable states by name.
+fn reading_order(start_at: &str, states: Vec<State>) -> Vec<State> {
+    let mut order: Vec<String> = vec![start_at.to_owned()];
+    let mut i = 0;
+    while i < order.len() {
+        if let Some(s) = states.iter().find(|s| s.name == order[i]) {
+            for t in &s.transitions {
+                if !order.contains(&t.to) {
+                    order.push(t.to.clone());
+                }
+            }
+        }
+        i += 1;
+    }
+    let mut rest: Vec<State> = Vec::new();
+    let mut ordered: Vec<Option<State>> = order.iter().map(|_| None).collect();
+    for s in states {
+        match order.iter().position(|n| *n == s.name) {
+            Some(p) => ordered[p] = Some(s),
+            None => rest.push(s),
+        }
+    }
+    rest.sort_by(|a, b| a.name.cmp(&b.name));
+    ordered.into_iter().flatten().chain(rest).collect()
+}
+
+const COMPARISONS: [(&str, &str); 5] =
+    [("GreaterThanEquals", ">="), ("LessThanEquals", "<="), ("GreaterThan", ">"), ("LessThan", "<"), ("Equals", "==")];
+
+/// A Choice rule for people: `$.plan.noop == true`, `$.plan.unconfirmed[0] is present`, `a and b`.
+pub fn describe_rule(rule: &Value) -> String {
+    if let Some(condition) = rule.get("Condition").and_then(Value::as_str) {
+        return condition.to_owned();
+    }
+    let joined = |key: &str, word: &str| {
+        rule.get(key).and_then(Value::as_array).map(|parts| {
+            parts.iter().map(|p| format!("({})", describe_rule(p))).collect::<Vec<_>>().join(&format!(" {word} "))
+        })
+    };
+    if let Some(text) = joined("And", "and") {
+        return text;
+    }
+    if let Some(text) = joined("Or", "or") {
+        return text;
+    }
+    if let Some(inner) = rule.get("Not") {
+        return format!("not ({})", describe_rule(inner));
+    }
+    let variable = rule.get("Variable").and_then(Value::as_str).unwrap_or("?");
+    let Some(obj) = rule.as_object() else { return "?".to_owned() };
+    for (key, value) in obj {
+        if matches!(key.as_str(), "Variable" | "Next" | "Comment") {
+            continue;
+        }
+        let (test, operand_is_path) = match key.strip_suffix("Path") {
+            Some(test) => (test, true),
+            None => (key.as_str(), false),
+        };
+        let operand = match (operand_is_path, value) {
+            (true, Value::String(path)) => path.clone(),
+            (_, v) => v.to_string(),
+        };
+        if let Some(what) = test.strip_prefix("Is") {
+            let what = what.to_ascii_lowercase();
+            return match value {
+                Value::Bool(false) => format!("{variable} is not {what}"),
+                _ => format!("{variable} is {what}"),
+            };
+        }
+        if test.ends_with("Matches") {
+            return format!("{variable} matches {operand}");
+        }
+        if let Some((_, op)) = COMPARISONS.iter().find(|(suffix, _)| test.ends_with(suffix)) {
+            return format!("{variable} {op} {operand}");
+        }
+        return format!("{variable} {key} {operand}");
+    }
+    variable.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
+
+    #[test]
+    fn the_albsync_definition_reads_in_workflow_order() {
+        let m = parse(DEFINITION).expect("parses");
+        let names: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(&names[..4], ["Resolve", "Diff", "ResolutionFailed", "Decide"]);
+        assert_eq!(names.len(), 20);
+        let count = m.states.iter().find(|s| s.name == "CountGrace").expect("map");
+        assert_eq!(count.kind, Kind::Map);
+        let inner: Vec<&str> = count.children[0].states.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(inner, ["GraceReached", "Expire", "KeepCounting"]);
+    }
+
+    #[test]
+    fn choice_rules_and_catches_become_labelled_transitions() {
+        let m = parse(DEFINITION).expect("parses");
+        let decide = m.states.iter().find(|s| s.name == "Decide").expect("decide");
+        let vias: Vec<&Via> = decide.transitions.iter().map(|t| &t.via).collect();
+        assert_eq!(
+            vias,
+            [
+                &Via::Rule("$.plan.noop == true".into()),
+                &Via::Rule("$.plan.unconfirmed[0] is present".into()),
+                &Via::Default
+            ]
+        );
+        let diff = m.states.iter().find(|s| s.name == "Diff").expect("diff");
+        assert_eq!(diff.transitions[1].via, Via::Catch(vec!["Albsync.StateDocumentInvalid".into()]));
+        assert!(diff.retry_on.contains(&"Albsync.Throttled".to_owned()));
+        let grace = &m.states.iter().find(|s| s.name == "CountGrace").expect("map").children[0].states[0];
+        assert_eq!(grace.transitions[0].via, Via::Rule("$.misses >= $.graceRuns".into()));
+    }
+
+    #[test]
+    fn compound_and_negated_rules_are_described() {
+        let rule: Value = serde_json::json!({"And": [
+            {"Variable": "$.a", "NumericLessThan": 3},
+            {"Not": {"Variable": "$.b", "IsNull": true}}
+        ], "Next": "X"});
+        assert_eq!(describe_rule(&rule), "($.a < 3) and (not ($.b is null))");
+        let rule = serde_json::json!({"Variable": "$.s", "StringMatches": "a*"});
+        assert_eq!(describe_rule(&rule), "$.s matches \"a*\"");
+    }
+
+    #[test]
+    fn a_transition_to_a_missing_state_is_an_error_naming_both() {
+        let err = parse(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}"#).expect_err("dangling");
+        assert!(err.to_string().contains("\"A\" goes to \"B\""), "{err}");
+        assert!(parse("[").is_err());
+        assert!(parse(r#"{"StartAt":"Z","States":{"A":{"Type":"Pass","End":true}}}"#).is_err());
+    }
+
+    #[test]
+    fn unreachable_states_come_last_by_name() {
+        let m = parse(
+            r#"{"StartAt":"A","States":{"Z":{"Type":"Pass","End":true},"A":{"Type":"Succeed"},"B":{"Type":"Fail"}}}"#,
+        )
+        .expect("parses");
+        let names: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["A", "B", "Z"]);
+    }
+}

@@ -1,0 +1,228 @@
+//! The five commands: each reads its arguments, talks to AWS and DNS through the modules above, and prints
+//! text or JSON. Returns the exit code for outcomes that are not errors (`run`: 1 when the execution failed).
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use albsync_core::plan::plan;
+use serde::Serialize;
+
+use crate::cli::{Command, Global, GraphArgs, GraphFormat, HistoryArgs, Output, RunArgs, StateMachineArgs, WorldArgs};
+use crate::error::{CliError, EXIT_OK, EXIT_RUN_FAILED};
+use crate::graph::{Graph, dot, mermaid};
+use crate::preview::Preview;
+use crate::session::Session;
+use crate::status::Status;
+use crate::timeline::{Timeline, Tracker};
+use crate::world::Saved;
+use crate::{asl, bindings, sfn, text, world};
+
+/// Writes to stdout; a closed pipe (`albsync history ... | head`) is not an error worth a panic.
+pub fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn emit_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+    let mut text =
+        serde_json::to_string_pretty(value).map_err(|e| CliError::Aws(format!("cannot write the JSON output: {e}")))?;
+    text.push('\n');
+    emit(&text);
+    Ok(())
+}
+
+/// Runs a parsed command line; `Ok` holds the exit code.
+pub async fn dispatch(global: &Global, command: &Command) -> Result<u8, CliError> {
+    match command {
+        Command::Run(args) => run(global, args).await,
+        Command::History(args) => history(global, args).await,
+        Command::Graph(args) => graph(global, args).await,
+        Command::Status(args) => status(global, args).await,
+        Command::Plan(args) => plan_command(global, args).await,
+    }
+}
+
+fn state_machine_arn(args: &StateMachineArgs) -> Result<String, CliError> {
+    match &args.arn {
+        Some(arn) if !arn.trim().is_empty() => Ok(arn.trim().to_owned()),
+        _ => Err(CliError::Usage(
+            "which state machine? give --state-machine ARN or set ALBSYNC_STATE_MACHINE_ARN".to_owned(),
+        )),
+    }
+}
+
+fn default_name(binding: &str) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    format!("cli-{binding}-{}-{:03}", now.as_secs(), now.subsec_millis())
+}
+
+async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
+    let binding = bindings::select(&args.binding)?;
+    let state_machine = state_machine_arn(&args.state_machine)?;
+    let session = Session::connect(global).await?;
+    let input = serde_json::to_string(&binding).map_err(|e| CliError::Usage(format!("binding: {e}")))?;
+    let name = args.name.clone().unwrap_or_else(|| default_name(&binding.name));
+    let (arn, start_ms) = sfn::start(&session, &state_machine, &name, &input).await?;
+    let json = global.output == Output::Json;
+    if !json {
+        emit(&format!("started    {arn}\n"));
+    }
+    if args.no_follow {
+        if json {
+            let info = sfn::describe(&session, &arn).await?;
+            let events = sfn::history(&session, &arn).await?;
+            emit_json(&Timeline::build(&info, &events))?;
+        }
+        return Ok(EXIT_OK);
+    }
+    if !json {
+        emit(&format!("following  {} (Ctrl-C stops following, not the execution)\n\n", binding.name));
+    }
+    let began = Instant::now();
+    let mut tracker = Tracker::new(Some(start_ms));
+    let (info, events) = loop {
+        // Describe first: once it says the execution ended, the history read after it is complete.
+        let info = sfn::describe(&session, &arn).await?;
+        let events = sfn::history(&session, &arn).await?;
+        for e in &events {
+            let Some(note) = tracker.ingest(e) else { continue };
+            if !json {
+                let at = tracker.offset(e.at_ms);
+                if let Some(line) = text::progress(&tracker, &note, at) {
+                    emit(&format!("{line}\n"));
+                }
+            }
+        }
+        if info.status != "RUNNING" {
+            break (info, events);
+        }
+        // Quick polls for short runs, gentler ones for long runs (GetExecutionHistory is rate limited).
+        let poll = if began.elapsed() > Duration::from_secs(30) { args.poll_ms.max(2000) } else { args.poll_ms };
+        tokio::time::sleep(Duration::from_millis(poll)).await;
+    };
+    let timeline = Timeline::build(&info, &events);
+    if json {
+        emit_json(&timeline)?;
+    } else {
+        emit(&format!("\n{}", text::outcome(&timeline)));
+    }
+    Ok(if info.status == "SUCCEEDED" { EXIT_OK } else { EXIT_RUN_FAILED })
+}
+
+async fn timeline(session: &Session, arn: &str) -> Result<Timeline, CliError> {
+    let info = sfn::describe(session, arn).await?;
+    let events = sfn::history(session, arn).await?;
+    Ok(Timeline::build(&info, &events))
+}
+
+async fn history(global: &Global, args: &HistoryArgs) -> Result<u8, CliError> {
+    let session = Session::connect(global).await?;
+    let t = timeline(&session, &args.execution_arn).await?;
+    match global.output {
+        Output::Json => emit_json(&t)?,
+        Output::Text => emit(&text::history(&t)),
+    }
+    Ok(EXIT_OK)
+}
+
+async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
+    let from_file = match &args.definition {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let session = match (&from_file, &args.execution) {
+        (Some(_), None) => None,
+        _ => Some(Session::connect(global).await?),
+    };
+    let mut marks = None;
+    let definition = match (from_file, &session) {
+        (Some(text), _) => asl::parse(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path_text(args))))?,
+        (None, Some(session)) => {
+            let text = match &args.execution {
+                Some(arn) => sfn::definition_for_execution(session, arn).await?,
+                None => sfn::definition(session, &state_machine_arn(&args.state_machine)?).await?,
+            };
+            asl::parse(&text).map_err(|e| CliError::Aws(e.to_string()))?
+        }
+        (None, None) => {
+            return Err(CliError::Usage("give --definition FILE, --execution ARN or --state-machine ARN".into()));
+        }
+    };
+    if let (Some(arn), Some(session)) = (&args.execution, &session) {
+        marks = Some(timeline(session, arn).await?);
+    }
+    let mut g = Graph::of(&definition);
+    if let Some(t) = &marks {
+        g.mark(&t.execution_arn, &t.states);
+    }
+    match (global.output, args.format) {
+        (Output::Json, _) => emit_json(&g)?,
+        (Output::Text, GraphFormat::Mermaid) => emit(&mermaid(&g)),
+        (Output::Text, GraphFormat::Dot) => emit(&dot(&g)),
+    }
+    Ok(EXIT_OK)
+}
+
+fn path_text(args: &GraphArgs) -> String {
+    args.definition.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+fn dns_failure(e: &albsync_dns::DnsError) -> CliError {
+    CliError::Dns(format!("{e} (the next run would end at ResolutionFailed)"))
+}
+
+async fn status(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
+    let binding = bindings::select(&args.binding)?;
+    let session = Session::connect(global).await?;
+    let stored = world::read(&session, &binding, &args.state_bucket, &args.state_prefix).await?;
+    // Look in particular for every address the target group or the state knows, as a run would.
+    let mut expected: BTreeSet<_> = stored.registered.iter().filter(|t| t.port == binding.port).map(|t| t.ip).collect();
+    if let Saved::Found(doc) = &stored.saved {
+        expected.extend(doc.active.iter().copied());
+        expected.extend(doc.pending.keys().copied());
+    }
+    let dns = world::resolve(&binding, args.dns_server, &expected, None).await.map_err(|e| e.to_string());
+    let s = Status::build(&binding, dns.as_ref().map_err(Clone::clone), &stored);
+    match global.output {
+        Output::Json => emit_json(&s)?,
+        Output::Text => emit(&s.text()),
+    }
+    Ok(EXIT_OK)
+}
+
+async fn plan_command(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
+    let binding = bindings::select(&args.binding)?;
+    let session = Session::connect(global).await?;
+    let stored = world::read(&session, &binding, &args.state_bucket, &args.state_prefix).await?;
+    let state = match &stored.saved {
+        Saved::Found(doc) => Some(doc),
+        Saved::Absent => None,
+        Saved::Invalid(e) => {
+            return Err(CliError::Aws(format!("{e} (the next run would end at StateDocumentInvalid)")));
+        }
+    };
+    // As the state machine: resolve, diff; if registered addresses went unconfirmed, resolve again looking for
+    // them (LookAgain) and diff again.
+    let first = world::resolve(&binding, args.dns_server, &BTreeSet::new(), None).await.map_err(|e| dns_failure(&e))?;
+    let mut p = plan(&binding, &first, &stored.registered, state);
+    let (resolved, passes) = if p.unconfirmed.is_empty() {
+        (first, 1)
+    } else {
+        let expected = p.unconfirmed.iter().copied().collect();
+        let second =
+            world::resolve(&binding, args.dns_server, &expected, Some(&first)).await.map_err(|e| dns_failure(&e))?;
+        p = plan(&binding, &second, &stored.registered, state);
+        (second, 2)
+    };
+    let preview = Preview::build(&binding, &resolved, passes, &stored.registered, &p, state.is_some(), &stored.key);
+    match global.output {
+        Output::Json => emit_json(&preview)?,
+        Output::Text => emit(&preview.text()),
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,569 @@
+//! The state machine as a picture: a [`Graph`] of nodes and edges built from the definition (and, for an
+//! execution, the path it took), rendered as a Mermaid `flowchart` or a Graphviz DOT digraph. Map iterations
+//! (and Parallel branches) are drawn as a subgraph beside their Map state. Pure code: no AWS here.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::asl::{Kind, Machine, Via};
+use crate::timeline::{Visit, VisitStatus};
+
+/// A node: one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    /// Unique id: the state's name, prefixed by its Map's id (`CountGrace/GraceReached`).
+    pub id: String,
+    /// The state's name.
+    pub name: String,
+    /// The state's type.
+    #[serde(rename = "type")]
+    pub state_type: String,
+    /// The group (Map iteration, Parallel branch) it is drawn in.
+    pub group: Option<String>,
+    /// Times the execution entered it.
+    pub visits: u32,
+    /// Retries across those visits.
+    pub retries: u32,
+    /// The errors that caused the retries, sorted.
+    pub retry_errors: Vec<String>,
+    /// An error left it through a `Catch`.
+    pub caught: bool,
+    /// The execution failed here.
+    pub failed: bool,
+}
+
+/// Why an edge exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EdgeKind {
+    /// From the start marker to `StartAt`.
+    Start,
+    /// `Next`.
+    Next,
+    /// A Choice rule.
+    Choice,
+    /// A Choice's `Default`.
+    Default,
+    /// A `Catch`.
+    Catch,
+    /// From a Map (or Parallel) state into its iteration (or branch).
+    Iteration,
+}
+
+/// An edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Edge {
+    /// Node id (or `start`).
+    pub from: String,
+    /// Node id.
+    pub to: String,
+    /// Why.
+    pub kind: EdgeKind,
+    /// The rule or the caught errors.
+    pub label: Option<String>,
+    /// The execution went this way.
+    pub taken: bool,
+}
+
+/// A group of nodes drawn together: a Map's iteration or a Parallel branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// Group id.
+    pub id: String,
+    /// The Map or Parallel node it belongs to.
+    pub owner: String,
+    /// Its title.
+    pub label: String,
+    /// The group it is drawn in, if nested.
+    pub parent: Option<String>,
+}
+
+/// The whole picture: the `graph` JSON document (schemas/graph.schema.json).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Graph {
+    /// The execution whose path is marked, if any.
+    pub execution_arn: Option<String>,
+    /// States.
+    pub nodes: Vec<Node>,
+    /// Transitions.
+    pub edges: Vec<Edge>,
+    /// Subgraphs.
+    pub groups: Vec<Group>,
+}
+
+/// The id of the start marker.
+pub const START: &str = "__start__";
+
+impl Graph {
+    /// The graph of a definition, nothing marked.
+    pub fn of(machine: &Machine) -> Graph {
+        let mut g = Graph { execution_arn: None, nodes: Vec::new(), edges: Vec::new(), groups: Vec::new() };
+        g.edges.push(Edge {
+            from: START.into(),
+            to: machine.start_at.clone(),
+            kind: EdgeKind::Start,
+            label: None,
+            taken: false,
+        });
+        g.add(machine, "", None);
+        g
+    }
+
+    fn add(&mut self, machine: &Machine, prefix: &str, group: Option<&str>) {
+        let id = |name: &str| format!("{prefix}{name}");
+        for s in &machine.states {
+            self.nodes.push(Node {
+                id: id(&s.name),
+                name: s.name.clone(),
+                state_type: s.kind.as_str().to_owned(),
+                group: group.map(str::to_owned),
+                visits: 0,
+                retries: 0,
+                retry_errors: Vec::new(),
+                caught: false,
+                failed: false,
+            });
+            for t in &s.transitions {
+                let (kind, label) = match &t.via {
+                    Via::Next => (EdgeKind::Next, None),
+                    Via::Rule(rule) => (EdgeKind::Choice, Some(rule.clone())),
+                    Via::Default => (EdgeKind::Default, Some("default".to_owned())),
+                    Via::Catch(errors) => (EdgeKind::Catch, Some(errors.join(", "))),
+                };
+                self.edges.push(Edge { from: id(&s.name), to: id(&t.to), kind, label, taken: false });
+            }
+            let many = s.children.len() > 1;
+            for (i, child) in s.children.iter().enumerate() {
+                let owner = id(&s.name);
+                let (group_id, label, edge_label) = match (&s.kind, many) {
+                    (Kind::Map, _) => (owner.clone(), format!("{}: each item", s.name), "each item".to_owned()),
+                    (_, true) => {
+                        (format!("{owner}[{i}]"), format!("{} branch {}", s.name, i + 1), format!("branch {}", i + 1))
+                    }
+                    (_, false) => (owner.clone(), format!("{}: branch", s.name), "branch".to_owned()),
+                };
+                self.groups.push(Group {
+                    id: group_id.clone(),
+                    owner: owner.clone(),
+                    label,
+                    parent: group.map(str::to_owned),
+                });
+                let inner_prefix = format!("{group_id}/");
+                self.edges.push(Edge {
+                    from: owner,
+                    to: format!("{inner_prefix}{}", child.start_at),
+                    kind: EdgeKind::Iteration,
+                    label: Some(edge_label),
+                    taken: false,
+                });
+                self.add(child, &inner_prefix, Some(&group_id));
+            }
+        }
+    }
+
+    /// Marks the path of an execution: visited states, the transitions taken, retries with their errors, and
+    /// where it failed.
+    pub fn mark(&mut self, execution_arn: &str, visits: &[Visit]) {
+        self.execution_arn = Some(execution_arn.to_owned());
+        let node_id = |v: &Visit| {
+            let mut id: String = v.iteration.iter().map(|it| format!("{}/", it.map)).collect();
+            id.push_str(&v.name);
+            id
+        };
+        let index: HashMap<String, usize> = self.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
+        let mut errors: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+        // The states entered in each thread (the top level, each Map iteration), in order.
+        let mut threads: BTreeMap<Vec<(String, i32)>, Vec<String>> = BTreeMap::new();
+        for v in visits {
+            let id = node_id(v);
+            let thread = v.iteration.iter().map(|it| (it.map.clone(), it.index)).collect();
+            threads.entry(thread).or_default().push(id.clone());
+            let Some(&i) = index.get(&id) else { continue };
+            let n = &mut self.nodes[i];
+            n.visits += 1;
+            n.retries += v.retries;
+            n.caught |= v.status == VisitStatus::Caught;
+            n.failed |= v.status == VisitStatus::Failed;
+            let retried = v.attempts.iter().rev().skip(1).filter_map(|a| a.error.clone());
+            errors.entry(i).or_default().extend(retried);
+        }
+        for (i, e) in errors {
+            self.nodes[i].retry_errors = e.into_iter().collect();
+        }
+        let mut taken: BTreeSet<(String, String)> = BTreeSet::new();
+        for (thread, ids) in &threads {
+            if let Some(first) = ids.first() {
+                // A thread starts at the start marker, or (an iteration) at its Map state.
+                let from = if thread.is_empty() {
+                    START.to_owned()
+                } else {
+                    thread.iter().map(|(map, _)| map.as_str()).collect::<Vec<_>>().join("/")
+                };
+                taken.insert((from, first.clone()));
+            }
+            for pair in ids.windows(2) {
+                taken.insert((pair[0].clone(), pair[1].clone()));
+            }
+        }
+        for e in &mut self.edges {
+            e.taken = taken.contains(&(e.from.clone(), e.to.clone()));
+        }
+    }
+
+    fn node_label(n: &Node) -> Vec<String> {
+        let mut lines = vec![n.name.clone()];
+        if n.retries > 0 {
+            lines.push(format!("retried {}x: {}", n.retries, n.retry_errors.join(", ")));
+        } else if n.visits > 1 {
+            lines.push(format!("{} visits", n.visits));
+        }
+        lines
+    }
+}
+
+const GREEN: &str = "#2e7d32";
+const GREEN_FILL: &str = "#d3f0d8";
+const ORANGE: &str = "#ef6c00";
+const ORANGE_FILL: &str = "#ffe0b2";
+const RED: &str = "#c62828";
+const RED_FILL: &str = "#fbd5d5";
+
+/// Safe identifiers for the renderers, derived from the node ids and unique.
+fn identifiers(g: &Graph, prefix: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut used = BTreeSet::new();
+    for (i, id) in g.nodes.iter().map(|n| &n.id).chain(g.groups.iter().map(|g| &g.id)).enumerate() {
+        if out.contains_key(id) {
+            continue;
+        }
+        let clean: String = id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let mut candidate = format!("{prefix}{clean}");
+        if used.contains(&candidate) {
+            candidate = format!("{candidate}_{i}");
+        }
+        used.insert(candidate.clone());
+        out.insert(id.clone(), candidate);
+    }
+    out.insert(START.to_owned(), format!("{prefix}_start"));
+    out
+}
+
+fn mermaid_text(text: &str) -> String {
+    text.replace('#', "#35;").replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
+}
+
+/// Renders Mermaid `flowchart TD` source.
+pub fn mermaid(g: &Graph) -> String {
+    let ids = identifiers(g, "s_");
+    let gid = identifiers(g, "g_");
+    let id = |k: &str| ids.get(k).cloned().unwrap_or_else(|| k.to_owned());
+    let mut out = String::new();
+    out.push_str("flowchart TD\n    %% albsync state machine");
+    if let Some(arn) = &g.execution_arn {
+        out.push_str(&format!(
+            " | path of {arn}: green = taken, orange border = retried, orange = error caught, red = failed"
+        ));
+    }
+    out.push('\n');
+    out.push_str(&format!("    {}((start))\n", id(START)));
+    let node_line = |n: &Node, indent: &str| {
+        let label = Graph::node_label(n).iter().map(|l| mermaid_text(l)).collect::<Vec<_>>().join("<br/>");
+        let (open, close) = match n.state_type.as_str() {
+            "Choice" => ("{", "}"),
+            "Map" | "Parallel" => ("[[", "]]"),
+            "Pass" => ("(", ")"),
+            "Wait" => ("[/", "/]"),
+            "Succeed" => ("([", "])"),
+            "Fail" => ("{{", "}}"),
+            _ => ("[", "]"),
+        };
+        format!("{indent}{}{open}\"{label}\"{close}\n", id(&n.id))
+    };
+    fn emit_group(
+        out: &mut String,
+        g: &Graph,
+        parent: Option<&str>,
+        depth: usize,
+        gid: &HashMap<String, String>,
+        node_line: &dyn Fn(&Node, &str) -> String,
+    ) {
+        let indent = "    ".repeat(depth + 1);
+        for n in g.nodes.iter().filter(|n| n.group.as_deref() == parent) {
+            out.push_str(&node_line(n, &indent));
+        }
+        for group in g.groups.iter().filter(|gr| gr.parent.as_deref() == parent) {
+            let name = gid.get(&group.id).cloned().unwrap_or_default();
+            out.push_str(&format!("{indent}subgraph {name} [\"{}\"]\n", mermaid_text(&group.label)));
+            out.push_str(&format!("{indent}    direction TB\n"));
+            emit_group(out, g, Some(&group.id), depth + 1, gid, node_line);
+            out.push_str(&format!("{indent}end\n"));
+        }
+    }
+    emit_group(&mut out, g, None, 0, &gid, &node_line);
+    let mut taken = Vec::new();
+    for (i, e) in g.edges.iter().enumerate() {
+        let (from, to) = (id(&e.from), id(&e.to));
+        let line = match (e.kind, &e.label) {
+            (EdgeKind::Catch | EdgeKind::Iteration, Some(l)) => format!("{from} -.->|\"{}\"| {to}", mermaid_text(l)),
+            (EdgeKind::Catch | EdgeKind::Iteration, None) => format!("{from} -.-> {to}"),
+            (_, Some(l)) => format!("{from} -->|\"{}\"| {to}", mermaid_text(l)),
+            (_, None) => format!("{from} --> {to}"),
+        };
+        out.push_str(&format!("    {line}\n"));
+        if e.taken {
+            taken.push(i.to_string());
+        }
+    }
+    if g.execution_arn.is_some() {
+        out.push_str(&format!("    classDef visited fill:{GREEN_FILL},stroke:{GREEN},stroke-width:2px\n"));
+        out.push_str(&format!("    classDef caught fill:{ORANGE_FILL},stroke:{ORANGE},stroke-width:2px\n"));
+        out.push_str(&format!("    classDef retried stroke:{ORANGE},stroke-width:4px\n"));
+        out.push_str(&format!("    classDef failed fill:{RED_FILL},stroke:{RED},stroke-width:3px\n"));
+        let class = |pick: &dyn Fn(&Node) -> bool, name: &str, out: &mut String| {
+            let members: Vec<String> = g.nodes.iter().filter(|n| pick(n)).map(|n| id(&n.id)).collect();
+            if !members.is_empty() {
+                out.push_str(&format!("    class {} {name}\n", members.join(",")));
+            }
+        };
+        class(&|n| n.visits > 0, "visited", &mut out);
+        class(&|n| n.caught, "caught", &mut out);
+        class(&|n| n.retries > 0, "retried", &mut out);
+        class(&|n| n.failed, "failed", &mut out);
+        if !taken.is_empty() {
+            out.push_str(&format!("    linkStyle {} stroke:{GREEN},stroke-width:3px\n", taken.join(",")));
+        }
+    }
+    out
+}
+
+fn dot_text(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Renders a Graphviz DOT digraph.
+pub fn dot(g: &Graph) -> String {
+    let gid = identifiers(g, "cluster_");
+    let mut out = String::from("digraph albsync {\n");
+    if let Some(arn) = &g.execution_arn {
+        out.push_str(&format!(
+            "    // path of {arn}: green = taken, orange border = retried, orange = error caught, red = failed\n"
+        ));
+    }
+    out.push_str("    rankdir=TB;\n    graph [fontname=\"Helvetica\", fontsize=11];\n");
+    out.push_str("    node [fontname=\"Helvetica\", fontsize=11];\n");
+    out.push_str("    edge [fontname=\"Helvetica\", fontsize=9];\n");
+    out.push_str(&format!("    \"{START}\" [shape=circle, label=\"\", width=0.2, style=filled, fillcolor=black];\n"));
+    let node_line = |n: &Node| {
+        let label = Graph::node_label(n).iter().map(|l| dot_text(l)).collect::<Vec<_>>().join("\\n");
+        let (shape, mut style) = match n.state_type.as_str() {
+            "Choice" => ("diamond", vec![]),
+            "Map" | "Parallel" => ("box3d", vec![]),
+            "Pass" => ("box", vec!["rounded"]),
+            "Wait" => ("parallelogram", vec![]),
+            "Succeed" => ("oval", vec!["bold"]),
+            "Fail" => ("octagon", vec![]),
+            _ => ("box", vec![]),
+        };
+        let mut attrs = vec![format!("label=\"{label}\""), format!("shape={shape}")];
+        let fill = if n.failed {
+            Some(RED_FILL)
+        } else if n.caught {
+            Some(ORANGE_FILL)
+        } else if n.visits > 0 {
+            Some(GREEN_FILL)
+        } else {
+            None
+        };
+        let stroke = if n.retries > 0 {
+            Some((ORANGE, 4))
+        } else if n.failed {
+            Some((RED, 2))
+        } else if n.caught {
+            Some((ORANGE, 2))
+        } else if n.visits > 0 {
+            Some((GREEN, 2))
+        } else {
+            None
+        };
+        if let Some(fill) = fill {
+            style.push("filled");
+            attrs.push(format!("fillcolor=\"{fill}\""));
+        }
+        if let Some((color, width)) = stroke {
+            attrs.push(format!("color=\"{color}\""));
+            attrs.push(format!("penwidth={width}"));
+        }
+        if !style.is_empty() {
+            attrs.push(format!("style=\"{}\"", style.join(",")));
+        }
+        format!("\"{}\" [{}];\n", dot_text(&n.id), attrs.join(", "))
+    };
+    fn emit_group(
+        out: &mut String,
+        g: &Graph,
+        parent: Option<&str>,
+        depth: usize,
+        gid: &HashMap<String, String>,
+        node_line: &dyn Fn(&Node) -> String,
+    ) {
+        let indent = "    ".repeat(depth + 1);
+        for n in g.nodes.iter().filter(|n| n.group.as_deref() == parent) {
+            out.push_str(&indent);
+            out.push_str(&node_line(n));
+        }
+        for group in g.groups.iter().filter(|gr| gr.parent.as_deref() == parent) {
+            let name = gid.get(&group.id).cloned().unwrap_or_default();
+            out.push_str(&format!("{indent}subgraph {name} {{\n"));
+            out.push_str(&format!("{indent}    label=\"{}\";\n{indent}    style=dashed;\n", dot_text(&group.label)));
+            emit_group(out, g, Some(&group.id), depth + 1, gid, node_line);
+            out.push_str(&format!("{indent}}}\n"));
+        }
+    }
+    emit_group(&mut out, g, None, 0, &gid, &node_line);
+    for e in &g.edges {
+        let mut attrs = Vec::new();
+        if let Some(l) = &e.label {
+            attrs.push(format!("label=\"{}\"", dot_text(l)));
+        }
+        if matches!(e.kind, EdgeKind::Catch | EdgeKind::Iteration) {
+            attrs.push("style=dashed".to_owned());
+        }
+        if e.taken {
+            attrs.push(format!("color=\"{GREEN}\""));
+            attrs.push("penwidth=3".to_owned());
+        }
+        let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(", ")) };
+        out.push_str(&format!("    \"{}\" -> \"{}\"{attrs};\n", dot_text(&e.from), dot_text(&e.to)));
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asl::parse;
+    use crate::timeline::Timeline;
+    use crate::timeline::tests::{info, retried_run};
+
+    const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
+
+    fn albsync() -> Graph {
+        Graph::of(&parse(DEFINITION).expect("definition"))
+    }
+
+    const SMALL: &str = r#"{"StartAt":"Resolve","States":{
+        "Resolve":{"Type":"Task","Resource":"x","Next":"CountGrace",
+                   "Retry":[{"ErrorEquals":["Albsync.DnsUnavailable"]}],
+                   "Catch":[{"ErrorEquals":["States.ALL"],"Next":"Failed"}]},
+        "CountGrace":{"Type":"Map","Next":"Synced","ItemProcessor":{"StartAt":"GraceReached","States":{
+            "GraceReached":{"Type":"Choice","Choices":[{"Variable":"$.misses","NumericGreaterThanEqualsPath":"$.graceRuns","Next":"Expire"}],"Default":"KeepCounting"},
+            "Expire":{"Type":"Pass","End":true},
+            "KeepCounting":{"Type":"Pass","End":true}}}},
+        "Synced":{"Type":"Succeed"},
+        "Failed":{"Type":"Fail","Error":"E"}}}"#;
+
+    fn small_marked() -> Graph {
+        let mut g = Graph::of(&parse(SMALL).expect("small"));
+        let t = Timeline::build(&info("SUCCEEDED"), &retried_run());
+        g.mark(&t.execution_arn, &t.states);
+        g
+    }
+
+    #[test]
+    fn every_state_of_the_definition_is_a_node_and_iteration_states_are_grouped() {
+        let g = albsync();
+        assert_eq!(g.nodes.len(), 20 + 3);
+        let grace = g.nodes.iter().find(|n| n.id == "CountGrace/GraceReached").expect("iteration node");
+        assert_eq!(grace.group.as_deref(), Some("CountGrace"));
+        assert_eq!(g.groups.len(), 1);
+        assert!(g.edges.iter().any(|e| e.kind == EdgeKind::Iteration && e.to == "CountGrace/GraceReached"));
+        assert!(
+            g.edges.iter().any(|e| e.kind == EdgeKind::Catch && e.from == "Deregister" && e.to == "SafetyRailTripped")
+        );
+    }
+
+    #[test]
+    fn marking_highlights_the_path_the_retries_and_nothing_else() {
+        let g = small_marked();
+        let taken: Vec<(&str, &str)> =
+            g.edges.iter().filter(|e| e.taken).map(|e| (e.from.as_str(), e.to.as_str())).collect();
+        assert_eq!(
+            taken,
+            [
+                ("__start__", "Resolve"),
+                ("Resolve", "CountGrace"),
+                ("CountGrace", "Synced"),
+                ("CountGrace", "CountGrace/GraceReached"),
+                ("CountGrace/GraceReached", "CountGrace/Expire"),
+                ("CountGrace/GraceReached", "CountGrace/KeepCounting"),
+            ]
+        );
+        let resolve = &g.nodes[0];
+        assert_eq!(
+            (resolve.retries, resolve.retry_errors.as_slice()),
+            (2, ["Albsync.DnsUnavailable".to_owned()].as_slice())
+        );
+        let grace = g.nodes.iter().find(|n| n.name == "GraceReached").expect("node");
+        assert_eq!(grace.visits, 2);
+        assert_eq!(g.nodes.iter().find(|n| n.name == "Failed").map(|n| n.visits), Some(0));
+    }
+
+    #[test]
+    fn mermaid_has_shapes_a_subgraph_labels_and_highlights() {
+        let text = mermaid(&small_marked());
+        assert!(text.starts_with("flowchart TD\n    %% albsync state machine | path of arn:aws:states:"), "{text}");
+        for needle in [
+            "flowchart TD\n",
+            "    s__start((start))\n",
+            "    s_Resolve[\"Resolve<br/>retried 2x: Albsync.DnsUnavailable\"]\n",
+            "    s_Synced([\"Synced\"])\n",
+            "    s_Failed{{\"Failed\"}}\n",
+            "    s_CountGrace[[\"CountGrace\"]]\n",
+            "    subgraph g_CountGrace [\"CountGrace: each item\"]\n",
+            "        s_CountGrace_GraceReached{\"GraceReached<br/>2 visits\"}\n",
+            "    s_Resolve -.->|\"States.ALL\"| s_Failed\n",
+            "    s_CountGrace_GraceReached -->|\"$.misses #gt;= $.graceRuns\"| s_CountGrace_Expire\n",
+            "    s_CountGrace -.->|\"each item\"| s_CountGrace_GraceReached\n",
+            "    class s_Resolve retried\n",
+            "    linkStyle 0,1,3,4,5,6 stroke:#2e7d32,stroke-width:3px\n",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("class s_Failed"), "{text}");
+    }
+
+    #[test]
+    fn an_unmarked_graph_has_no_styles() {
+        let text = mermaid(&albsync());
+        assert!(!text.contains("classDef") && !text.contains("linkStyle"), "{text}");
+        assert!(text.contains("s_Decide -->|\"$.plan.unconfirmed[0] is present\"| s_LookAgain"), "{text}");
+    }
+
+    #[test]
+    fn dot_has_a_cluster_escaped_labels_and_highlights() {
+        let text = dot(&small_marked());
+        for needle in [
+            "digraph albsync {\n",
+            "    subgraph cluster_CountGrace {\n        label=\"CountGrace: each item\";\n",
+            "\"CountGrace/GraceReached\" [label=\"GraceReached\\n2 visits\", shape=diamond,",
+            "\"Resolve\" [label=\"Resolve\\nretried 2x: Albsync.DnsUnavailable\", shape=box, fillcolor=\"#d3f0d8\", color=\"#ef6c00\", penwidth=4, style=\"filled\"];",
+            "    \"Resolve\" -> \"Failed\" [label=\"States.ALL\", style=dashed];\n",
+            "    \"__start__\" -> \"Resolve\" [color=\"#2e7d32\", penwidth=3];\n",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(text.ends_with("}\n"));
+        assert_eq!(dot_text(r#"a "b" \c"#), r#"a \"b\" \\c"#);
+    }
+
+    #[test]
+    fn mermaid_escapes_quotes_and_angle_brackets() {
+        assert_eq!(mermaid_text(r#"say "hi" <b> #1"#), "say #quot;hi#quot; #lt;b#gt; #35;1");
+    }
+}

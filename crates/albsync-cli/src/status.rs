@@ -1,0 +1,412 @@
+//! `status`: DNS, the target group and the state document side by side, per address, and whether they agree.
+//! Pure: built from what [`crate::world`] read, rendered as text or serialized (schemas/status.schema.json).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use albsync_core::Binding;
+use albsync_core::events::{Resolved, Strategy};
+use albsync_core::target::RegisteredTarget;
+use serde::Serialize;
+
+use crate::world::{Saved, Stored};
+
+/// What DNS answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsView {
+    /// Every address seen, sorted; empty when DNS failed.
+    pub addresses: Vec<IpAddr>,
+    /// `all` (complete answer of `all.<name>`) or `sampled`; `None` when DNS failed.
+    pub strategy: Option<Strategy>,
+    /// Queries sent.
+    pub queries: u32,
+    /// Why DNS gave no usable answer, if it did not.
+    pub error: Option<String>,
+}
+
+/// A target in the target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetView {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// ELB health state (`healthy`, `draining`, ...).
+    pub health: String,
+    /// On the binding's port (targets on other ports are not albsync's).
+    pub ours: bool,
+}
+
+/// The state document, if there is a valid one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateView {
+    /// DNS's addresses in the run that wrote it.
+    pub active: Vec<IpAddr>,
+    /// Misses per missing address.
+    pub pending: std::collections::BTreeMap<IpAddr, u32>,
+    /// When.
+    pub written_at: String,
+    /// By which execution.
+    pub written_by: String,
+}
+
+/// One address, side by side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    /// The address.
+    pub ip: IpAddr,
+    /// DNS answers it now.
+    pub in_dns: bool,
+    /// Its health in the target group on the binding's port; `None`: not registered.
+    pub target_health: Option<String>,
+    /// The state lists it as active.
+    pub state_active: bool,
+    /// The state's count of consecutive misses.
+    pub pending_misses: Option<u32>,
+    /// DNS, target group and state agree about it.
+    pub agree: bool,
+    /// In words.
+    pub note: String,
+}
+
+/// The `status` document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// Binding name.
+    pub binding: String,
+    /// DNS name.
+    pub dns_name: String,
+    /// Target group ARN.
+    pub target_group_arn: String,
+    /// Port.
+    pub port: u16,
+    /// Grace.
+    pub grace_runs: u32,
+    /// State bucket.
+    pub state_bucket: String,
+    /// State key.
+    pub state_key: String,
+    /// DNS now.
+    pub dns: DnsView,
+    /// Every target in the target group.
+    pub targets: Vec<TargetView>,
+    /// The state document; `None` if absent or invalid.
+    pub state: Option<StateView>,
+    /// Why the state document is unusable, if it is.
+    pub state_error: Option<String>,
+    /// Per address on the binding's port.
+    pub addresses: Vec<Row>,
+    /// Everything agrees.
+    pub in_sync: bool,
+}
+
+fn health(t: &RegisteredTarget) -> String {
+    // The API's spelling, from the serde form (`unhealthyDraining` -> `unhealthy.draining`).
+    let camel = serde_json::to_value(t.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    match camel.as_str() {
+        "unhealthyDraining" => "unhealthy.draining".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+impl Status {
+    /// Puts the three views side by side.
+    pub fn build(binding: &Binding, dns: Result<&Resolved, String>, stored: &Stored) -> Status {
+        let dns_view = match &dns {
+            Ok(r) => DnsView {
+                addresses: r.addresses.iter().copied().collect(),
+                strategy: Some(r.strategy),
+                queries: r.queries,
+                error: None,
+            },
+            Err(e) => DnsView { addresses: Vec::new(), strategy: None, queries: 0, error: Some(e.clone()) },
+        };
+        let (state, state_error) = match &stored.saved {
+            Saved::Absent => (None, None),
+            Saved::Invalid(e) => (None, Some(e.clone())),
+            Saved::Found(doc) => (
+                Some(StateView {
+                    active: doc.active.clone(),
+                    pending: doc.pending.clone(),
+                    written_at: doc.written_at.clone(),
+                    written_by: doc.written_by.clone(),
+                }),
+                None,
+            ),
+        };
+        let ours: Vec<&RegisteredTarget> = stored.registered.iter().filter(|t| t.port == binding.port).collect();
+        let mut ips: BTreeSet<IpAddr> = dns_view.addresses.iter().copied().collect();
+        ips.extend(ours.iter().map(|t| t.ip));
+        if let Some(s) = &state {
+            ips.extend(s.active.iter().copied());
+            ips.extend(s.pending.keys().copied());
+        }
+        let dns_ok = dns_view.error.is_none();
+        let addresses: Vec<Row> = ips
+            .into_iter()
+            .map(|ip| {
+                let target = ours.iter().find(|t| t.ip == ip);
+                let in_dns = dns_view.addresses.contains(&ip);
+                let state_active = state.as_ref().is_some_and(|s| s.active.contains(&ip));
+                let pending_misses = state.as_ref().and_then(|s| s.pending.get(&ip).copied());
+                let live = target.is_some_and(|t| !t.state.is_leaving());
+                let (agree, note) =
+                    judge(in_dns, dns_ok, target.is_some(), live, state_active, pending_misses, binding.grace_runs);
+                Row { ip, in_dns, target_health: target.map(|t| health(t)), state_active, pending_misses, agree, note }
+            })
+            .collect();
+        let in_sync = dns_ok && state_error.is_none() && state.is_some() && addresses.iter().all(|r| r.agree);
+        Status {
+            binding: binding.name.clone(),
+            dns_name: binding.dns_name.clone(),
+            target_group_arn: binding.target_group_arn.as_str().to_owned(),
+            port: binding.port,
+            grace_runs: binding.grace_runs,
+            state_bucket: stored.bucket.clone(),
+            state_key: stored.key.clone(),
+            dns: dns_view,
+            targets: stored
+                .registered
+                .iter()
+                .map(|t| TargetView { ip: t.ip, port: t.port, health: health(t), ours: t.port == binding.port })
+                .collect(),
+            state,
+            state_error,
+            addresses,
+            in_sync,
+        }
+    }
+
+    /// The text form.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let tg = self.target_group_arn.rsplit(':').next().unwrap_or(&self.target_group_arn);
+        let _ = writeln!(
+            out,
+            "binding  {}: {} -> {tg} port {}, grace {} runs",
+            self.binding, self.dns_name, self.port, self.grace_runs
+        );
+        match (&self.dns.error, self.dns.strategy) {
+            (Some(e), _) => {
+                let _ = writeln!(out, "DNS      no answer: {e}");
+            }
+            (None, strategy) => {
+                let how = match strategy {
+                    Some(Strategy::All) => "complete answer of all.",
+                    _ => "sampled",
+                };
+                let _ = writeln!(
+                    out,
+                    "DNS      {} addresses ({how}, {} queries)",
+                    self.dns.addresses.len(),
+                    self.dns.queries
+                );
+            }
+        }
+        let location = format!("s3://{}/{}", self.state_bucket, self.state_key);
+        match (&self.state, &self.state_error) {
+            (Some(s), _) => {
+                let _ = writeln!(out, "state    {location}, written {} by {}", s.written_at, s.written_by);
+            }
+            (None, Some(e)) => {
+                let _ = writeln!(out, "state    INVALID: {e}");
+            }
+            (None, None) => {
+                let _ = writeln!(out, "state    {location}: none yet (no run has saved one)");
+            }
+        }
+        let _ = writeln!(out);
+        let width = self.addresses.iter().map(|r| r.ip.to_string().len()).max().unwrap_or(7).max(7);
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<4}  {:<12}  {:<11}  {:<5}  note",
+            "address", "DNS", "target group", "state", "agree"
+        );
+        for r in &self.addresses {
+            let state = match (r.state_active, r.pending_misses) {
+                (_, Some(m)) => format!("pending {m}/{}", self.grace_runs),
+                (true, None) => "active".to_owned(),
+                (false, None) => "-".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:<4}  {:<12}  {:<11}  {:<5}  {}",
+                r.ip.to_string(),
+                if r.in_dns { "yes" } else { "-" },
+                r.target_health.as_deref().unwrap_or("-"),
+                state,
+                if r.agree { "yes" } else { "NO" },
+                r.note
+            );
+        }
+        let others: Vec<String> =
+            self.targets.iter().filter(|t| !t.ours).map(|t| format!("{}:{}", t.ip, t.port)).collect();
+        if !others.is_empty() {
+            let _ = writeln!(out, "  (other ports, not albsync's: {})", others.join(" "));
+        }
+        let _ = writeln!(out);
+        let disagree = self.addresses.iter().filter(|r| !r.agree).count();
+        if self.in_sync {
+            let _ = writeln!(
+                out,
+                "IN SYNC: DNS, the target group and the state agree on {} addresses",
+                self.addresses.len()
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "NOT IN SYNC: {disagree} of {} addresses disagree{}",
+                self.addresses.len(),
+                match (&self.state, &self.state_error) {
+                    (None, None) => "; no state document yet",
+                    (None, Some(_)) => "; the state document is invalid",
+                    _ => "",
+                }
+            );
+        }
+        out
+    }
+}
+
+fn judge(
+    in_dns: bool,
+    dns_ok: bool,
+    registered: bool,
+    live: bool,
+    state_active: bool,
+    pending: Option<u32>,
+    grace: u32,
+) -> (bool, String) {
+    if !dns_ok {
+        return (false, "unknown: DNS gave no answer".to_owned());
+    }
+    let note = match (in_dns, registered, live) {
+        (true, true, true) => match (state_active, pending) {
+            (_, Some(m)) => format!("back in DNS; the next run drops its count of {m}"),
+            (true, None) => return (true, "in sync".to_owned()),
+            (false, None) => "answered and registered; the state does not list it yet".to_owned(),
+        },
+        (true, true, false) => "DNS answers it but the target is draining; the next run registers it again".to_owned(),
+        (true, false, _) => "DNS answers it; not registered yet (the next run registers it)".to_owned(),
+        (false, true, true) => match pending {
+            Some(m) if m >= grace => format!("not in DNS; missed {m} of {grace} runs, due for deregistration"),
+            Some(m) => format!("not in DNS; missed {m} of {grace} runs"),
+            None => "not in DNS; the next run starts counting".to_owned(),
+        },
+        (false, true, false) => "not in DNS; draining out of the target group".to_owned(),
+        (false, false, _) => match (state_active, pending) {
+            (_, Some(_)) => {
+                "pending in the state, gone from DNS and the target group (the next run forgets it)".to_owned()
+            }
+            _ => "listed active in the state; DNS no longer answers it".to_owned(),
+        },
+    };
+    (false, note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use albsync_core::target::HealthState;
+
+    const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef";
+
+    fn binding() -> Binding {
+        Binding::from_json(&format!(
+            r#"{{"name":"web","dnsName":"alb.test","port":443,"targetGroupArn":"{ARN}","vpcCidrs":[]}}"#
+        ))
+        .expect("binding")
+    }
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([10, 0, 1, last])
+    }
+
+    fn resolved(ips: &[u8]) -> Resolved {
+        Resolved {
+            addresses: ips.iter().map(|i| ip(*i)).collect(),
+            strategy: Strategy::Sampled,
+            queries: 12,
+            sought: BTreeSet::new(),
+            confirmed: BTreeSet::new(),
+        }
+    }
+
+    fn stored(targets: &[(u8, u16, HealthState)], active: &[u8], pending: &[(u8, u32)]) -> Stored {
+        let b = binding();
+        let doc = albsync_core::StateDocument::new(
+            &b,
+            active.iter().map(|i| ip(*i)).collect(),
+            pending.iter().map(|(i, m)| (ip(*i), *m)).collect(),
+            "2026-11-26T00:00:00Z".into(),
+            "arn:run".into(),
+        );
+        Stored {
+            registered: targets
+                .iter()
+                .map(|(i, port, state)| RegisteredTarget { ip: ip(*i), port: *port, state: *state })
+                .collect(),
+            saved: Saved::Found(doc),
+            bucket: "albsync-state".into(),
+            key: "albsync/k.json".into(),
+        }
+    }
+
+    #[test]
+    fn agreement_everywhere_is_in_sync() {
+        let s = Status::build(
+            &binding(),
+            Ok(&resolved(&[1, 2])),
+            &stored(&[(1, 443, HealthState::Healthy), (2, 443, HealthState::Healthy)], &[1, 2], &[]),
+        );
+        assert!(s.in_sync);
+        assert!(s.addresses.iter().all(|r| r.agree && r.note == "in sync"));
+        assert!(s.text().contains("IN SYNC: DNS, the target group and the state agree on 2 addresses"));
+    }
+
+    #[test]
+    fn each_kind_of_disagreement_is_explained() {
+        let s = Status::build(
+            &binding(),
+            Ok(&resolved(&[1, 3])),
+            &stored(
+                &[(1, 443, HealthState::Healthy), (2, 443, HealthState::Healthy), (9, 80, HealthState::Healthy)],
+                &[1, 2],
+                &[(2, 1)],
+            ),
+        );
+        assert!(!s.in_sync);
+        let notes: Vec<(&str, bool)> = s.addresses.iter().map(|r| (r.note.as_str(), r.agree)).collect();
+        assert_eq!(
+            notes,
+            [
+                ("in sync", true),
+                ("not in DNS; missed 1 of 3 runs", false),
+                ("DNS answers it; not registered yet (the next run registers it)", false),
+            ]
+        );
+        let text = s.text();
+        assert!(text.contains("(other ports, not albsync's: 10.0.1.9:80)"), "{text}");
+        assert!(text.contains("NOT IN SYNC: 2 of 3 addresses disagree"), "{text}");
+        let row = text.lines().find(|l| l.trim_start().starts_with("10.0.1.2 ")).expect("row");
+        assert!(row.contains("healthy") && row.contains("pending 1/3") && row.contains("NO"), "{row}");
+    }
+
+    #[test]
+    fn a_dns_failure_still_shows_the_target_group_and_state() {
+        let s = Status::build(
+            &binding(),
+            Err("alb.test: the name server answered SERVFAIL".into()),
+            &stored(&[(1, 443, HealthState::Draining)], &[1], &[]),
+        );
+        assert!(!s.in_sync);
+        assert_eq!(s.addresses[0].target_health.as_deref(), Some("draining"));
+        assert!(s.text().contains("DNS      no answer: alb.test: the name server answered SERVFAIL"));
+    }
+}

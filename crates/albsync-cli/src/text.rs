@@ -1,0 +1,297 @@
+//! Text for people: durations, the path taken (Map iterations folded), the `history` table, the live lines of
+//! `run` and its closing outcome. Pure formatting of timelines; the JSON forms are the serialized structs.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::timeline::{AttemptResult, Note, Timeline, Tracker, Visit, VisitStatus};
+
+/// `9ms`, `2.04s`, `3m07s`.
+pub fn duration(ms: i64) -> String {
+    match ms {
+        ..1000 => format!("{}ms", ms.max(0)),
+        1000..60_000 => format!("{:.2}s", ms as f64 / 1000.0),
+        _ => format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+/// `+2.037s`: an offset from the start of the execution.
+pub fn offset(ms: i64) -> String {
+    format!("+{:.3}s", ms as f64 / 1000.0)
+}
+
+/// The path taken: top-level states joined by `->`, each Map followed by its iterations' paths in brackets,
+/// identical iterations counted (`CountGrace [2x GraceReached -> KeepCounting]`).
+pub fn path(visits: &[Visit]) -> String {
+    let mut parts = Vec::new();
+    for (i, v) in visits.iter().enumerate() {
+        if !v.iteration.is_empty() {
+            continue;
+        }
+        if v.state_type != "Map" {
+            parts.push(v.name.clone());
+            continue;
+        }
+        // This Map's iterations: from here up to the Map's next visit at the top level.
+        let end = visits[i + 1..]
+            .iter()
+            .position(|w| w.iteration.is_empty() && w.name == v.name)
+            .map_or(visits.len(), |p| i + 1 + p);
+        let mut runs: Vec<(i32, Vec<String>)> = Vec::new();
+        for w in visits[i + 1..end].iter().filter(|w| w.iteration.first().is_some_and(|it| it.map == v.name)) {
+            let index = w.iteration[0].index;
+            match runs.iter_mut().find(|(k, _)| *k == index) {
+                Some((_, names)) => names.push(w.name.clone()),
+                None => runs.push((index, vec![w.name.clone()])),
+            }
+        }
+        let mut groups: Vec<(usize, String)> = Vec::new();
+        for (_, names) in runs {
+            let text = names.join(" -> ");
+            match groups.iter_mut().find(|(_, t)| *t == text) {
+                Some((n, _)) => *n += 1,
+                None => groups.push((1, text)),
+            }
+        }
+        if groups.is_empty() {
+            parts.push(format!("{} [no items]", v.name));
+        } else {
+            let inner: Vec<String> =
+                groups.into_iter().map(|(n, t)| if n == 1 { t } else { format!("{n}x {t}") }).collect();
+            parts.push(format!("{} [{}]", v.name, inner.join(" | ")));
+        }
+    }
+    parts.join(" -> ")
+}
+
+/// `Resolve 2x (Albsync.DnsUnavailable)`, for each retried state.
+pub fn retries(visits: &[Visit]) -> String {
+    let mut out = Vec::new();
+    for v in visits.iter().filter(|v| v.retries > 0) {
+        let mut errors: Vec<&str> =
+            v.attempts.iter().rev().skip(1).filter_map(|a| a.error.as_deref()).collect::<Vec<_>>();
+        errors.sort_unstable();
+        errors.dedup();
+        out.push(format!("{} {}x ({})", v.label(), v.retries, errors.join(", ")));
+    }
+    if out.is_empty() { "none".to_owned() } else { out.join("; ") }
+}
+
+fn status_word(v: &Visit) -> String {
+    let base = match v.status {
+        VisitStatus::Running => "running",
+        VisitStatus::Succeeded => "ok",
+        VisitStatus::Caught => "caught",
+        VisitStatus::Failed => "failed",
+    };
+    match v.retries {
+        0 => base.to_owned(),
+        1 => format!("{base}, 1 retry"),
+        n => format!("{base}, {n} retries"),
+    }
+}
+
+fn error_text(error: Option<&str>, cause: Option<&str>) -> String {
+    match (error, cause) {
+        (Some(e), Some(c)) if !c.is_empty() => format!("{e}: {c}"),
+        (Some(e), _) => e.to_owned(),
+        (None, Some(c)) => c.to_owned(),
+        (None, None) => "no error given".to_owned(),
+    }
+}
+
+/// `web: alb.test -> targetgroup/web/0123 port 443`, from an execution input that is a binding.
+pub fn binding_line(input: Option<&Value>) -> Option<String> {
+    let input = input?;
+    let name = input.get("name")?.as_str()?;
+    let dns = input.get("dnsName")?.as_str()?;
+    let tg = input.get("targetGroupArn")?.as_str()?;
+    let port = input.get("port")?.as_u64()?;
+    let tg = tg.rsplit(':').next().unwrap_or(tg);
+    Some(format!("{name}: {dns} -> {tg} port {port}"))
+}
+
+/// The `history` command's text.
+pub fn history(t: &Timeline) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "execution  {}", t.execution_arn);
+    let took = t.duration_ms.map(|d| format!("  took {}", duration(d))).unwrap_or_default();
+    let _ = writeln!(out, "status     {}  started {}{took}", t.status, t.started_at);
+    if let Some(b) = binding_line(t.input.as_ref()) {
+        let _ = writeln!(out, "binding    {b}");
+    }
+    let _ = writeln!(out);
+    let width = t.states.iter().map(|v| v.label().len()).max().unwrap_or(5).max(5);
+    let _ = writeln!(out, "  {:>9}  {:>7}  {:<width$}  {:<8}  result", "at", "took", "state", "type");
+    for v in &t.states {
+        let took = v.duration_ms.map(duration).unwrap_or_else(|| "-".to_owned());
+        let _ = writeln!(
+            out,
+            "  {:>9}  {:>7}  {:<width$}  {:<8}  {}",
+            offset(v.entered_ms),
+            took,
+            v.label(),
+            v.state_type,
+            status_word(v)
+        );
+        let show_attempts = v.attempts.len() > 1 || v.attempts.iter().any(|a| a.error.is_some());
+        for a in v.attempts.iter().filter(|_| show_attempts) {
+            let waited = a.waited_ms.map(|w| format!(" after waiting {}", duration(w))).unwrap_or_default();
+            let took = a.duration_ms.map(duration).unwrap_or_else(|| "-".to_owned());
+            let result = match a.result {
+                AttemptResult::Running => "running".to_owned(),
+                AttemptResult::Succeeded => "succeeded".to_owned(),
+                AttemptResult::Failed => format!("failed: {}", error_text(a.error.as_deref(), a.cause.as_deref())),
+                AttemptResult::TimedOut => {
+                    format!("timed out: {}", error_text(a.error.as_deref(), a.cause.as_deref()))
+                }
+            };
+            let _ = writeln!(
+                out,
+                "  {:>9}  {:>7}  {:<width$}  attempt {}{waited}: {result}",
+                offset(a.started_ms),
+                took,
+                "",
+                a.number
+            );
+        }
+    }
+    let _ = writeln!(out);
+    out.push_str(&outcome(t));
+    out
+}
+
+/// The closing block of `run` and `history`: path, retries, result.
+pub fn outcome(t: &Timeline) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "path       {}", path(&t.states));
+    let _ = writeln!(out, "retries    {}", retries(&t.states));
+    let took = t.duration_ms.map(|d| format!(" after {}", duration(d))).unwrap_or_default();
+    let _ = writeln!(out, "outcome    {}{took}", t.status);
+    for line in &t.summary {
+        let _ = writeln!(out, "           {line}");
+    }
+    out
+}
+
+/// One live line of `run` for a note, or none.
+pub fn progress(tracker: &Tracker, note: &Note, at_ms: i64) -> Option<String> {
+    let visits = tracker.visits();
+    let line = match note {
+        Note::Entered(i) => {
+            let v = visits.get(*i)?;
+            format!("{:<40} {}", v.label(), v.state_type)
+        }
+        Note::AttemptFailed(i) => {
+            let v = visits.get(*i)?;
+            let a = v.attempts.last()?;
+            let what = if a.result == AttemptResult::TimedOut { "timed out" } else { "failed" };
+            format!(
+                "{:<40} attempt {} {what}: {}",
+                v.label(),
+                a.number,
+                error_text(a.error.as_deref(), a.cause.as_deref())
+            )
+        }
+        Note::Retrying(i) => {
+            let v = visits.get(*i)?;
+            let a = v.attempts.last()?;
+            let waited = a.waited_ms.map(|w| format!(" after waiting {}", duration(w))).unwrap_or_default();
+            format!("{:<40} retry {}{waited}", v.label(), a.number - 1)
+        }
+        Note::MapItems(i) => {
+            let v = visits.get(*i)?;
+            let items = match v.items.unwrap_or(0) {
+                0 => "no items".to_owned(),
+                1 => "1 item".to_owned(),
+                n => format!("{n} items"),
+            };
+            format!("{:<40} {items}", v.label())
+        }
+        Note::IterationFailed(it) => format!("{:<40} iteration failed", format!("{}[{}]", it.map, it.index)),
+        Note::Ended { status, error, cause } => match status.as_str() {
+            "SUCCEEDED" => "execution SUCCEEDED".to_owned(),
+            other => format!("execution {other}: {}", error_text(error.as_deref(), cause.as_deref())),
+        },
+    };
+    Some(format!("  {:>9}  {line}", offset(at_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::Timeline;
+    use crate::timeline::tests::{info, retried_run};
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(9), "9ms");
+        assert_eq!(duration(2037), "2.04s");
+        assert_eq!(duration(187_000), "3m07s");
+        assert_eq!(offset(2037), "+2.037s");
+    }
+
+    #[test]
+    fn the_path_folds_identical_map_iterations() {
+        let t = Timeline::build(&info("SUCCEEDED"), &retried_run());
+        assert_eq!(
+            path(&t.states),
+            "Resolve -> CountGrace [GraceReached -> KeepCounting | GraceReached -> Expire] -> Synced"
+        );
+        let mut same = t.states.clone();
+        same[4].name = "KeepCounting".into();
+        assert_eq!(path(&same), "Resolve -> CountGrace [2x GraceReached -> KeepCounting] -> Synced");
+    }
+
+    #[test]
+    fn retries_name_the_state_the_count_and_the_errors() {
+        let t = Timeline::build(&info("SUCCEEDED"), &retried_run());
+        assert_eq!(retries(&t.states), "Resolve 2x (Albsync.DnsUnavailable)");
+        assert_eq!(retries(&t.states[1..]), "none");
+    }
+
+    #[test]
+    fn the_history_table_lists_attempts_with_waits_and_errors() {
+        let t = Timeline::build(&info("SUCCEEDED"), &retried_run());
+        let text = history(&t);
+        assert!(text.contains("status     SUCCEEDED  started 1970-01-01T00:00:01.000Z  took 2.04s\n"), "{text}");
+        let resolve = text.lines().find(|l| l.contains("Resolve ")).expect("row");
+        assert!(
+            resolve.contains("+0.000s") && resolve.contains("2.03s") && resolve.ends_with("ok, 2 retries"),
+            "{resolve}"
+        );
+        assert!(
+            text.contains("attempt 2 after waiting 1.00s: failed: Albsync.DnsUnavailable: alb.test: SERVFAIL"),
+            "{text}"
+        );
+        assert!(text.contains("CountGrace[1] > Expire"), "{text}");
+        assert!(text.contains("path       Resolve -> CountGrace ["), "{text}");
+        assert!(text.contains("outcome    SUCCEEDED after 2.04s\n           succeeded at Synced\n"), "{text}");
+    }
+
+    #[test]
+    fn live_lines_show_failures_and_retries() {
+        let mut tracker = Tracker::new(None);
+        let mut lines = Vec::new();
+        for e in retried_run() {
+            if let Some(note) = tracker.ingest(&e) {
+                let at = tracker.offset(e.at_ms);
+                lines.extend(progress(&tracker, &note, at));
+            }
+        }
+        assert!(lines[0].trim_start().starts_with("+0.000s  Resolve"), "{lines:?}");
+        assert!(lines[1].ends_with("attempt 1 failed: Albsync.DnsUnavailable: alb.test: SERVFAIL"), "{lines:?}");
+        assert!(lines[2].ends_with("retry 1 after waiting 1.00s"), "{lines:?}");
+        assert!(lines.iter().any(|l| l.ends_with("CountGrace                               2 items")), "{lines:?}");
+        assert_eq!(lines.last().map(|l| l.trim_start()), Some("+2.041s  execution SUCCEEDED"));
+    }
+
+    #[test]
+    fn a_binding_input_is_summarized_on_one_line() {
+        let input = serde_json::json!({"name": "web", "dnsName": "alb.test", "port": 443,
+            "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123"});
+        assert_eq!(binding_line(Some(&input)).as_deref(), Some("web: alb.test -> targetgroup/web/0123 port 443"));
+        assert_eq!(binding_line(None), None);
+    }
+}

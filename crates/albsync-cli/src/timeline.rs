@@ -1,0 +1,699 @@
+//! An execution's history as a timeline: each state visited (Map iteration states included) with its duration,
+//! its attempts, the retries and their errors, and the outcome. The [`Tracker`] builds it one event at a time,
+//! so the live display of `run` and the `history` command read the same history the same way.
+//!
+//! Events of a Map iteration belong to that iteration: each event is placed in the thread of the event it
+//! follows (`previousEventId`), which keeps concurrent iterations apart.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::events::{AttemptEnd, Event, Kind, cause_message};
+
+/// Which iteration of which Map a state ran in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Iteration {
+    /// The Map state's name.
+    pub map: String,
+    /// The item's index.
+    pub index: i32,
+}
+
+/// How a visit of a state ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VisitStatus {
+    /// Still in it.
+    Running,
+    /// Left normally.
+    Succeeded,
+    /// Its last attempt failed and a `Catch` moved on.
+    Caught,
+    /// The execution failed here (a Fail state, or an error nothing caught).
+    Failed,
+}
+
+/// How an attempt of a Task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AttemptResult {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+/// One attempt of a Task (the first try or a retry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// 1 for the first try.
+    pub number: u32,
+    /// When it was scheduled, in ms since the execution started.
+    pub started_ms: i64,
+    /// How long it ran; `None` while running.
+    pub duration_ms: Option<i64>,
+    /// For a retry: how long the state machine waited after the previous attempt failed.
+    pub waited_ms: Option<i64>,
+    /// How it ended.
+    pub result: AttemptResult,
+    /// The error name, for a failed attempt.
+    pub error: Option<String>,
+    /// The error message (a Lambda error's `errorMessage`), for a failed attempt.
+    pub cause: Option<String>,
+}
+
+/// One visit of one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Visit {
+    /// The state's name.
+    pub name: String,
+    /// Its type (`Task`, `Choice`, `Map`, ...).
+    #[serde(rename = "type")]
+    pub state_type: String,
+    /// The Map iterations it ran in, outermost first; empty at the top level.
+    pub iteration: Vec<Iteration>,
+    /// When it was entered, in ms since the execution started.
+    pub entered_ms: i64,
+    /// How long it took; `None` while running.
+    pub duration_ms: Option<i64>,
+    /// How it ended.
+    pub status: VisitStatus,
+    /// Attempts beyond the first.
+    pub retries: u32,
+    /// Its Task attempts (empty for other types).
+    pub attempts: Vec<Attempt>,
+    /// For a Map: the number of items.
+    pub items: Option<i32>,
+}
+
+impl Visit {
+    /// The last failed attempt's error and message.
+    pub fn last_error(&self) -> Option<(&str, Option<&str>)> {
+        self.attempts
+            .iter()
+            .rev()
+            .find(|a| a.error.is_some())
+            .and_then(|a| a.error.as_deref().map(|e| (e, a.cause.as_deref())))
+    }
+
+    /// `CountGrace[0] > GraceReached` for an iteration state, else the name.
+    pub fn label(&self) -> String {
+        let mut out = String::new();
+        for it in &self.iteration {
+            out.push_str(&format!("{}[{}] > ", it.map, it.index));
+        }
+        out.push_str(&self.name);
+        out
+    }
+}
+
+/// Something worth a line in the live display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A state was entered (index into the visits).
+    Entered(usize),
+    /// An attempt of a visit failed.
+    AttemptFailed(usize),
+    /// A new attempt of a visit began after a failure.
+    Retrying(usize),
+    /// A Map started with this many items.
+    MapItems(usize),
+    /// A Map iteration failed.
+    IterationFailed(Iteration),
+    /// The execution ended.
+    Ended { status: String, error: Option<String>, cause: Option<String> },
+}
+
+type Thread = Vec<Iteration>;
+
+/// Builds the visits from events fed in order.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    origin_ms: Option<i64>,
+    thread_of: HashMap<i64, Thread>,
+    open: HashMap<Thread, usize>,
+    last_thread: Thread,
+    visits: Vec<Visit>,
+    ended: Option<(String, Option<String>, Option<String>)>,
+    last_id: i64,
+}
+
+impl Tracker {
+    /// A tracker measuring time from `origin_ms` (the execution's start), or from the first event.
+    pub fn new(origin_ms: Option<i64>) -> Tracker {
+        Tracker { origin_ms, ..Tracker::default() }
+    }
+
+    /// The visits so far.
+    pub fn visits(&self) -> &[Visit] {
+        &self.visits
+    }
+
+    /// The id of the last event fed.
+    pub fn last_id(&self) -> i64 {
+        self.last_id
+    }
+
+    /// Ms since the start for an event time.
+    pub fn offset(&mut self, at_ms: i64) -> i64 {
+        let origin = *self.origin_ms.get_or_insert(at_ms);
+        at_ms - origin
+    }
+
+    fn close(&mut self, idx: usize, at: i64, status: VisitStatus) {
+        if let Some(v) = self.visits.get_mut(idx) {
+            v.duration_ms = Some((at - v.entered_ms).max(0));
+            v.status = status;
+            if let Some(a) = v.attempts.last_mut()
+                && a.result == AttemptResult::Running
+            {
+                a.duration_ms = Some((at - a.started_ms).max(0));
+            }
+        }
+    }
+
+    /// How a visit that was left for another state ended: caught if its last attempt failed.
+    fn left(&self, idx: usize) -> VisitStatus {
+        let failed = self
+            .visits
+            .get(idx)
+            .and_then(|v| v.attempts.last())
+            .is_some_and(|a| matches!(a.result, AttemptResult::Failed | AttemptResult::TimedOut));
+        if failed { VisitStatus::Caught } else { VisitStatus::Succeeded }
+    }
+
+    /// Feeds one event; events already seen (by id) are ignored.
+    pub fn ingest(&mut self, e: &Event) -> Option<Note> {
+        if e.id <= self.last_id {
+            return None;
+        }
+        self.last_id = e.id;
+        let at = self.offset(e.at_ms);
+        let base = self.thread_of.get(&e.previous).cloned().unwrap_or_else(|| self.last_thread.clone());
+        let mut thread = base.clone();
+        let note = match &e.kind {
+            Kind::ExecutionStarted => None,
+            Kind::IterationStarted { map, index } => {
+                if thread.last().is_some_and(|it| it.map == *map) {
+                    thread.pop();
+                }
+                thread.push(Iteration { map: map.clone(), index: *index });
+                None
+            }
+            Kind::IterationEnded { map, index, failed } => {
+                if thread.last().is_some_and(|it| it.map == *map) {
+                    if let Some(idx) = self.open.remove(&thread) {
+                        let status = if *failed { VisitStatus::Failed } else { VisitStatus::Succeeded };
+                        self.close(idx, at, status);
+                    }
+                    thread.pop();
+                }
+                failed.then(|| Note::IterationFailed(Iteration { map: map.clone(), index: *index }))
+            }
+            Kind::StateEntered { name, state_type } => {
+                // The previous state of this thread left without an exit event.
+                if let Some(idx) = self.open.remove(&thread) {
+                    let status = self.left(idx);
+                    self.close(idx, at, status);
+                }
+                self.visits.push(Visit {
+                    name: name.clone(),
+                    state_type: state_type.clone(),
+                    iteration: thread.clone(),
+                    entered_ms: at,
+                    duration_ms: None,
+                    status: VisitStatus::Running,
+                    retries: 0,
+                    attempts: Vec::new(),
+                    items: None,
+                });
+                let idx = self.visits.len() - 1;
+                self.open.insert(thread.clone(), idx);
+                Some(Note::Entered(idx))
+            }
+            Kind::StateExited { name } => {
+                let idx = match self.open.get(&thread) {
+                    Some(idx) if self.visits.get(*idx).is_some_and(|v| v.name == *name) => self.open.remove(&thread),
+                    _ => {
+                        let found =
+                            self.open.iter().find(|(_, i)| self.visits.get(**i).is_some_and(|v| v.name == *name));
+                        found.map(|(t, i)| (t.clone(), *i)).and_then(|(t, _)| self.open.remove(&t))
+                    }
+                };
+                if let Some(idx) = idx {
+                    let status = self.left(idx);
+                    self.close(idx, at, status);
+                }
+                None
+            }
+            Kind::AttemptScheduled => {
+                let idx = self.open.get(&thread).copied();
+                let v = idx.and_then(|i| self.visits.get_mut(i));
+                match (idx, v) {
+                    (Some(idx), Some(v)) => {
+                        let waited_ms = v.attempts.last().and_then(|a| a.duration_ms.map(|d| at - (a.started_ms + d)));
+                        let number = u32::try_from(v.attempts.len()).unwrap_or(u32::MAX).saturating_add(1);
+                        v.attempts.push(Attempt {
+                            number,
+                            started_ms: at,
+                            duration_ms: None,
+                            waited_ms,
+                            result: AttemptResult::Running,
+                            error: None,
+                            cause: None,
+                        });
+                        v.retries = number - 1;
+                        (number > 1).then_some(Note::Retrying(idx))
+                    }
+                    _ => None,
+                }
+            }
+            Kind::AttemptEnded { end, error, cause } => {
+                let idx = self.open.get(&thread).copied();
+                let attempt = idx.and_then(|i| self.visits.get_mut(i)).and_then(|v| v.attempts.last_mut());
+                match (idx, attempt) {
+                    (Some(idx), Some(a)) => {
+                        a.duration_ms = Some((at - a.started_ms).max(0));
+                        a.result = match end {
+                            AttemptEnd::Succeeded => AttemptResult::Succeeded,
+                            AttemptEnd::Failed => AttemptResult::Failed,
+                            AttemptEnd::TimedOut => AttemptResult::TimedOut,
+                        };
+                        a.error.clone_from(error);
+                        a.cause = cause.as_deref().map(cause_message);
+                        (*end != AttemptEnd::Succeeded).then_some(Note::AttemptFailed(idx))
+                    }
+                    _ => None,
+                }
+            }
+            Kind::MapStarted { items } => {
+                let idx = self.open.get(&thread).copied();
+                match idx.and_then(|i| self.visits.get_mut(i)) {
+                    Some(v) => {
+                        v.items = Some(*items);
+                        idx.map(Note::MapItems)
+                    }
+                    None => None,
+                }
+            }
+            Kind::ExecutionEnded { status, error, cause } => {
+                let open: Vec<usize> = self.open.drain().map(|(_, i)| i).collect();
+                for idx in open {
+                    let failed = status != "SUCCEEDED";
+                    self.close(idx, at, if failed { VisitStatus::Failed } else { VisitStatus::Succeeded });
+                }
+                self.ended = Some((status.clone(), error.clone(), cause.clone()));
+                Some(Note::Ended { status: status.clone(), error: error.clone(), cause: cause.clone() })
+            }
+            Kind::Other(_) => None,
+        };
+        self.thread_of.insert(e.id, thread.clone());
+        self.last_thread = thread;
+        note
+    }
+}
+
+/// What DescribeExecution says about an execution.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExecutionInfo {
+    /// Its ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// Its state machine.
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, ...
+    pub status: String,
+    /// Start, ms since the epoch.
+    pub start_ms: i64,
+    /// Stop, ms since the epoch.
+    pub stop_ms: Option<i64>,
+    /// Input as JSON (if it parses).
+    pub input: Option<Value>,
+    /// Output as JSON (if any and it parses).
+    pub output: Option<Value>,
+    /// Error name of a failed execution.
+    pub error: Option<String>,
+    /// Its cause.
+    pub cause: Option<String>,
+}
+
+/// The timeline of one execution: the `history` document (schemas/history.schema.json).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeline {
+    /// The execution's ARN.
+    pub execution_arn: String,
+    /// Its name.
+    pub name: String,
+    /// Its state machine.
+    pub state_machine_arn: String,
+    /// Its status.
+    pub status: String,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    /// RFC 3339 stop time; `None` while running.
+    pub stopped_at: Option<String>,
+    /// Run time; `None` while running.
+    pub duration_ms: Option<i64>,
+    /// The error of a failed execution.
+    pub error: Option<String>,
+    /// Its cause.
+    pub cause: Option<String>,
+    /// The states entered, in order, iteration states included.
+    pub path: Vec<String>,
+    /// Retries of all states together.
+    pub retries: u32,
+    /// Every visit of a state.
+    pub states: Vec<Visit>,
+    /// The result in a few lines for people (what albsync did, or why it failed).
+    pub summary: Vec<String>,
+    /// The execution's input.
+    pub input: Option<Value>,
+    /// The execution's output.
+    pub output: Option<Value>,
+}
+
+/// RFC 3339 (UTC, ms) for ms since the epoch.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let secs = u64::try_from(ms.div_euclid(1000)).unwrap_or(0);
+    let base = albsync_core::state::rfc3339_utc(secs);
+    let millis = ms.rem_euclid(1000);
+    match base.strip_suffix('Z') {
+        Some(b) => format!("{b}.{millis:03}Z"),
+        None => base,
+    }
+}
+
+impl Timeline {
+    /// Reads an execution's events into its timeline.
+    pub fn build(info: &ExecutionInfo, events: &[Event]) -> Timeline {
+        let mut tracker = Tracker::new(Some(info.start_ms));
+        for e in events {
+            tracker.ingest(e);
+        }
+        let states = tracker.visits;
+        let summary = summary(info, &states);
+        Timeline {
+            execution_arn: info.arn.clone(),
+            name: info.name.clone(),
+            state_machine_arn: info.state_machine_arn.clone(),
+            status: info.status.clone(),
+            started_at: rfc3339_ms(info.start_ms),
+            stopped_at: info.stop_ms.map(rfc3339_ms),
+            duration_ms: info.stop_ms.map(|s| s - info.start_ms),
+            error: info.error.clone(),
+            cause: info.cause.clone(),
+            path: states.iter().map(|v| v.name.clone()).collect(),
+            retries: states.iter().map(|v| v.retries).sum(),
+            summary,
+            input: info.input.clone(),
+            output: info.output.clone(),
+            states,
+        }
+    }
+}
+
+fn ips(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().or_else(|| v.get("ip").and_then(Value::as_str)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The outcome for people: which end state, what DNS answered, what was registered, counted, deregistered; or
+/// where and why it failed.
+pub fn summary(info: &ExecutionInfo, visits: &[Visit]) -> Vec<String> {
+    let mut out = Vec::new();
+    let end = visits.iter().rev().find(|v| v.iteration.is_empty()).map(|v| v.name.as_str());
+    match info.status.as_str() {
+        "RUNNING" => {
+            out.push(format!("still running{}", end.map(|e| format!(", in {e}")).unwrap_or_default()));
+            return out;
+        }
+        "SUCCEEDED" => out.push(format!("succeeded at {}", end.unwrap_or("?"))),
+        other => {
+            let why = match (&info.error, &info.cause) {
+                (Some(e), Some(c)) => format!("{e}: {c}"),
+                (Some(e), None) => e.clone(),
+                _ => "no error given".to_owned(),
+            };
+            let end = end.unwrap_or("?");
+            // A Fail state's error usually repeats its name; say it once.
+            let why = why.strip_prefix(&format!("{end}: ")).map_or(why.clone(), str::to_owned);
+            out.push(format!("{} at {end}: {why}", other.to_ascii_lowercase()));
+            let last = visits.iter().rev().find_map(|v| v.last_error().map(|(e, c)| (v.label(), e, c)));
+            if let Some((state, error, cause)) = last {
+                out.push(format!(
+                    "last error: {error} in {state}{}",
+                    cause.map(|c| format!(": {c}")).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    let Some(output) = &info.output else { return out };
+    if let Some(resolved) = output.get("resolved") {
+        let addresses = ips(resolved.get("addresses"));
+        let strategy = resolved.get("strategy").and_then(Value::as_str).unwrap_or("?");
+        let queries = resolved.get("queries").and_then(Value::as_u64).unwrap_or(0);
+        out.push(format!("DNS answered {} ({strategy}, {queries} queries): {}", addresses.len(), addresses.join(" ")));
+    }
+    let plan = output.get("plan");
+    let register = ips(plan.and_then(|p| p.get("register")));
+    if output.get("registered").is_some() && !register.is_empty() {
+        out.push(format!("registered {}: {}", register.len(), register.join(" ")));
+    }
+    let grace = output.get("grace").and_then(|g| g.get("all")).and_then(Value::as_array);
+    for c in grace.into_iter().flatten() {
+        let ip = c.get("ip").and_then(Value::as_str).unwrap_or("?");
+        let misses = c.get("misses").and_then(Value::as_u64).unwrap_or(0);
+        let grace_runs = plan.and_then(|p| p.get("graceRuns")).and_then(Value::as_u64).unwrap_or(0);
+        let expired = c.get("expired").and_then(Value::as_bool).unwrap_or(false);
+        let what = if expired { "grace ran out" } else { "still counting" };
+        out.push(format!("missing {ip}: {misses} of {grace_runs} runs, {what}"));
+    }
+    if let Some(n) = output.get("deregistered").and_then(|d| d.get("deregistered")).and_then(Value::as_u64) {
+        out.push(format!("deregistered {n}"));
+    }
+    if let Some(saved) = output.get("saved") {
+        let pending = saved.get("pending").and_then(Value::as_u64).unwrap_or(0);
+        out.push(format!("state saved ({pending} pending)"));
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A compact way to write histories: (id, previous, ms, kind).
+    pub(crate) fn ev(id: i64, previous: i64, at_ms: i64, kind: Kind) -> Event {
+        Event { id, previous, at_ms, kind }
+    }
+
+    pub(crate) fn entered(name: &str, t: &str) -> Kind {
+        Kind::StateEntered { name: name.into(), state_type: t.into() }
+    }
+
+    pub(crate) fn exited(name: &str) -> Kind {
+        Kind::StateExited { name: name.into() }
+    }
+
+    pub(crate) fn failed(error: &str) -> Kind {
+        Kind::AttemptEnded {
+            end: AttemptEnd::Failed,
+            error: Some(error.into()),
+            cause: Some(format!(r#"{{"errorType":"{error}","errorMessage":"alb.test: SERVFAIL"}}"#)),
+        }
+    }
+
+    /// Resolve fails twice, succeeds on the third attempt; then a Map with two concurrent iterations.
+    pub(crate) fn retried_run() -> Vec<Event> {
+        let ok = Kind::AttemptEnded { end: AttemptEnd::Succeeded, error: None, cause: None };
+        vec![
+            ev(1, 0, 1000, Kind::ExecutionStarted),
+            ev(2, 1, 1000, entered("Resolve", "Task")),
+            ev(3, 2, 1001, Kind::AttemptScheduled),
+            ev(4, 3, 1010, failed("Albsync.DnsUnavailable")),
+            ev(5, 4, 2010, Kind::AttemptScheduled),
+            ev(6, 5, 2020, failed("Albsync.DnsUnavailable")),
+            ev(7, 6, 3020, Kind::AttemptScheduled),
+            ev(8, 7, 3030, ok),
+            ev(9, 8, 3031, exited("Resolve")),
+            ev(10, 9, 3031, entered("CountGrace", "Map")),
+            ev(11, 10, 3032, Kind::MapStarted { items: 2 }),
+            ev(12, 11, 3033, Kind::IterationStarted { map: "CountGrace".into(), index: 0 }),
+            ev(13, 11, 3033, Kind::IterationStarted { map: "CountGrace".into(), index: 1 }),
+            ev(14, 12, 3034, entered("GraceReached", "Choice")),
+            ev(15, 13, 3034, entered("GraceReached", "Choice")),
+            ev(16, 15, 3035, exited("GraceReached")),
+            ev(17, 14, 3035, exited("GraceReached")),
+            ev(18, 16, 3036, entered("Expire", "Pass")),
+            ev(19, 17, 3036, entered("KeepCounting", "Pass")),
+            ev(20, 18, 3037, exited("Expire")),
+            ev(21, 19, 3037, exited("KeepCounting")),
+            ev(22, 20, 3038, Kind::IterationEnded { map: "CountGrace".into(), index: 1, failed: false }),
+            ev(23, 21, 3038, Kind::IterationEnded { map: "CountGrace".into(), index: 0, failed: false }),
+            ev(24, 23, 3039, Kind::Other("MapStateSucceeded".into())),
+            ev(25, 24, 3040, exited("CountGrace")),
+            ev(26, 25, 3040, entered("Synced", "Succeed")),
+            ev(27, 26, 3041, exited("Synced")),
+            ev(28, 27, 3041, Kind::ExecutionEnded { status: "SUCCEEDED".into(), error: None, cause: None }),
+        ]
+    }
+
+    pub(crate) fn info(status: &str) -> ExecutionInfo {
+        ExecutionInfo {
+            arn: "arn:aws:states:us-east-1:123456789012:execution:albsync:run-1".into(),
+            name: "run-1".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:albsync".into(),
+            status: status.into(),
+            start_ms: 1000,
+            stop_ms: Some(3041),
+            ..ExecutionInfo::default()
+        }
+    }
+
+    #[test]
+    fn retries_are_counted_with_their_errors_and_waits() {
+        let t = Timeline::build(&info("SUCCEEDED"), &retried_run());
+        let resolve = &t.states[0];
+        assert_eq!(resolve.name, "Resolve");
+        assert_eq!(resolve.retries, 2);
+        assert_eq!(resolve.status, VisitStatus::Succeeded);
+        assert_eq!(resolve.duration_ms, Some(2031));
+        assert_eq!(resolve.attempts[1].waited_ms, Some(1000));
+        assert_eq!(resolve.attempts[0].error.as_deref(), Some("Albsync.DnsUnavailable"));
+        assert_eq!(resolve.attempts[0].cause.as_deref(), Some("alb.test: SERVFAIL"));
+        assert_eq!(t.retries, 2);
+    }
+
+    #[test]
+    fn concurrent_map_iterations_keep_their_own_states() {
+        let t = Timeline::build(&info("SUCCEEDED"), &retried_run());
+        let labels: Vec<String> = t.states.iter().map(Visit::label).collect();
+        assert_eq!(
+            labels,
+            [
+                "Resolve",
+                "CountGrace",
+                "CountGrace[0] > GraceReached",
+                "CountGrace[1] > GraceReached",
+                "CountGrace[1] > Expire",
+                "CountGrace[0] > KeepCounting",
+                "Synced"
+            ]
+        );
+        assert!(t.states.iter().all(|v| v.status == VisitStatus::Succeeded), "{:?}", t.states);
+        assert_eq!(t.states[1].items, Some(2));
+        assert_eq!(
+            t.path,
+            ["Resolve", "CountGrace", "GraceReached", "GraceReached", "Expire", "KeepCounting", "Synced"]
+        );
+    }
+
+    #[test]
+    fn a_caught_failure_then_a_fail_state_end_the_run_failed() {
+        let events = vec![
+            ev(1, 0, 0, Kind::ExecutionStarted),
+            ev(2, 0, 0, entered("Resolve", "Task")),
+            ev(3, 2, 1, Kind::AttemptScheduled),
+            ev(4, 3, 9, failed("Albsync.DnsUnavailable")),
+            ev(5, 4, 10, exited("Resolve")),
+            ev(6, 5, 10, entered("ResolutionFailed", "Fail")),
+            ev(
+                7,
+                6,
+                10,
+                Kind::ExecutionEnded {
+                    status: "FAILED".into(),
+                    error: Some("ResolutionFailed".into()),
+                    cause: Some("DNS gave no usable answer".into()),
+                },
+            ),
+        ];
+        let mut i = info("FAILED");
+        i.start_ms = 0;
+        i.error = Some("ResolutionFailed".into());
+        i.cause = Some("DNS gave no usable answer".into());
+        let t = Timeline::build(&i, &events);
+        assert_eq!(t.states[0].status, VisitStatus::Caught);
+        assert_eq!(t.states[1].status, VisitStatus::Failed);
+        assert_eq!(t.summary[0], "failed at ResolutionFailed: DNS gave no usable answer");
+        assert_eq!(t.summary[1], "last error: Albsync.DnsUnavailable in Resolve: alb.test: SERVFAIL");
+    }
+
+    #[test]
+    fn a_failure_left_without_an_exit_event_still_counts_as_caught() {
+        let events = vec![
+            ev(1, 0, 0, Kind::ExecutionStarted),
+            ev(2, 1, 0, entered("Resolve", "Task")),
+            ev(3, 2, 1, Kind::AttemptScheduled),
+            ev(4, 3, 9, failed("Albsync.DnsNameNotFound")),
+            ev(5, 4, 10, entered("ResolutionFailed", "Fail")),
+        ];
+        let mut i = info("RUNNING");
+        i.start_ms = 0;
+        let t = Timeline::build(&i, &events);
+        assert_eq!((t.states[0].status, t.states[0].duration_ms), (VisitStatus::Caught, Some(10)));
+        assert_eq!(t.states[1].status, VisitStatus::Running);
+        assert_eq!(t.summary, ["still running, in ResolutionFailed"]);
+    }
+
+    #[test]
+    fn the_live_notes_say_entered_failed_and_retrying() {
+        let mut tracker = Tracker::new(None);
+        let notes: Vec<Note> = retried_run().iter().filter_map(|e| tracker.ingest(e)).collect();
+        assert_eq!(
+            notes[..6],
+            [
+                Note::Entered(0),
+                Note::AttemptFailed(0),
+                Note::Retrying(0),
+                Note::AttemptFailed(0),
+                Note::Retrying(0),
+                Note::Entered(1)
+            ]
+        );
+        // Feeding the same events again changes nothing: polling re-reads the whole history.
+        let before = tracker.visits().to_vec();
+        assert!(retried_run().iter().all(|e| tracker.ingest(e).is_none()));
+        assert_eq!(tracker.visits(), before.as_slice());
+    }
+
+    #[test]
+    fn the_summary_reads_albsync_output() {
+        let mut i = info("SUCCEEDED");
+        i.output = Some(serde_json::json!({
+            "resolved": {"addresses": ["10.0.1.10"], "strategy": "sampled", "queries": 12},
+            "plan": {"register": [{"ip": "10.0.1.10", "port": 443}], "graceRuns": 3},
+            "grace": {"all": [{"ip": "10.0.1.11", "port": 443, "misses": 1, "expired": false}]},
+            "saved": {"pending": 1},
+            "registered": {"registered": 1, "calls": 1}
+        }));
+        let t = Timeline::build(&i, &retried_run());
+        assert_eq!(
+            t.summary,
+            [
+                "succeeded at Synced",
+                "DNS answered 1 (sampled, 12 queries): 10.0.1.10",
+                "registered 1: 10.0.1.10",
+                "missing 10.0.1.11: 1 of 3 runs, still counting",
+                "state saved (1 pending)"
+            ]
+        );
+    }
+
+    #[test]
+    fn times_are_rfc3339_with_milliseconds() {
+        assert_eq!(rfc3339_ms(1_795_608_000_123), "2026-11-25T12:00:00.123Z");
+    }
+}
