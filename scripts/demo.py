@@ -11,7 +11,9 @@ Run it with scripts/demo.sh (which sets everything up first).
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -85,7 +87,7 @@ def cli(st: AlbsyncStack, *args: str) -> None:
     binary = os.path.join(REPO_ROOT, "target", "debug", "albsync")
     if not os.access(binary, os.X_OK):
         return
-    print(f"\n{DIM}$ albsync {' '.join(args)}{RESET}")
+    print(f"\n{DIM}$ {shlex.join(['albsync', *args])}{RESET}")
     subprocess.run([binary, *args], env={**os.environ, **st.env}, check=False)
 
 
@@ -125,6 +127,8 @@ def main() -> int:
         s.run("Quiet again", "NoChange", [a1b, a2, a3, a4], {})
 
         cli(st, "history", outage)
+        cli(st, "status", "--input", json.dumps(s.binding), "--state-bucket", st.net.state_bucket,
+            "--dns-server", st.standin.dns_server)
 
     total = time.monotonic() - started
     print(f"\n{BOLD}Summary{RESET}")
@@ -132,7 +136,7 @@ def main() -> int:
         print(f"  {i:2}. {'ok ' if good else 'BAD'} {end:18} {wall:5.2f} s  {title}")
     told = sum(1 for r in s.rows if r[2])
     print(f"\n{told} of {len(s.rows)} executions turned out as told; demo took {total:.0f} s; "
-          f"every process stopped.")
+          f"the stand-in is torn down.")
     return 0 if s.ok else 1
 
 
