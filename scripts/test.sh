@@ -35,4 +35,4 @@ if [[ $quick -eq 0 ]]; then
         env ALBSYNC_CODE_DIR="$root/target/lambda" bash cdk/scripts/ci.sh
 fi
 echo
-echo "albsync checks: $passed passed, 0 failed"
+echo "checks: $passed passed, 0 failed"

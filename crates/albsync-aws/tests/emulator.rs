@@ -128,3 +128,23 @@ async fn the_resolved_count_is_visible_through_get_metric_data() {
     let values: Vec<f64> = out.metric_data_results().iter().flat_map(|r| r.values().to_vec()).collect();
     assert_eq!(values, vec![7.0]);
 }
+
+#[tokio::test]
+async fn an_unreachable_store_is_a_transient_error_never_a_first_run() {
+    // A port nothing listens on: the connection is refused, as during an outage.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await;
+    let c = albsync_aws::Clients::new(&config);
+    let err = S3StateStore::new(c.s3.clone(), "state").read("k").await.expect_err("unreachable");
+    assert_eq!(err.kind, AwsErrorKind::Transient, "{err}");
+    let err = ElbTargetGroup::new(c.elb.clone())
+        .describe("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef")
+        .await
+        .expect_err("unreachable");
+    assert_eq!(err.kind, AwsErrorKind::Transient, "{err}");
+}
