@@ -186,7 +186,7 @@ async fn status(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
         expected.extend(doc.active.iter().copied());
         expected.extend(doc.pending.keys().copied());
     }
-    let dns = world::resolve(&binding, args.dns_server, &expected, None).await.map_err(|e| e.to_string());
+    let dns = albsync_dns::resolve_binding(&binding, args.dns_server, &expected, None).await.map_err(|e| e.to_string());
     let s = Status::build(&binding, dns.as_ref().map_err(Clone::clone), &stored);
     match global.output {
         Output::Json => emit_json(&s)?,
@@ -208,14 +208,17 @@ async fn plan_command(global: &Global, args: &WorldArgs) -> Result<u8, CliError>
     };
     // As the state machine: resolve, diff; if registered addresses went unconfirmed, resolve again looking for
     // them (LookAgain) and diff again.
-    let first = world::resolve(&binding, args.dns_server, &BTreeSet::new(), None).await.map_err(|e| dns_failure(&e))?;
+    let first = albsync_dns::resolve_binding(&binding, args.dns_server, &BTreeSet::new(), None)
+        .await
+        .map_err(|e| dns_failure(&e))?;
     let mut p = plan(&binding, &first, &stored.registered, state);
     let (resolved, passes) = if p.unconfirmed.is_empty() {
         (first, 1)
     } else {
         let expected = p.unconfirmed.iter().copied().collect();
-        let second =
-            world::resolve(&binding, args.dns_server, &expected, Some(&first)).await.map_err(|e| dns_failure(&e))?;
+        let second = albsync_dns::resolve_binding(&binding, args.dns_server, &expected, Some(&first))
+            .await
+            .map_err(|e| dns_failure(&e))?;
         p = plan(&binding, &second, &stored.registered, state);
         (second, 2)
     };

@@ -49,6 +49,9 @@ use std::net::IpAddr;
 use hickory_resolver::proto::rr::Name;
 use tracing::info;
 
+pub mod binding;
+
+pub use binding::{config_for, resolve_binding};
 pub use error::DnsError;
 pub use resolver::{Family, Resolver, ResolverConfig};
 pub use sampling::{Resolution, Strategy};
