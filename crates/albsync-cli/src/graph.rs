@@ -253,6 +253,28 @@ fn identifiers(g: &Graph, prefix: &str) -> HashMap<String, String> {
     out
 }
 
+/// Walks the nesting both formats draw: a group's own states, then its sub-groups, depth first. `group`
+/// gives the lines that open and close a sub-group at an indent.
+fn emit_groups(
+    out: &mut String,
+    g: &Graph,
+    parent: Option<&str>,
+    depth: usize,
+    node: &dyn Fn(&Node, &str) -> String,
+    group: &dyn Fn(&Group, &str) -> (String, String),
+) {
+    let indent = "    ".repeat(depth + 1);
+    for n in g.nodes.iter().filter(|n| n.group.as_deref() == parent) {
+        out.push_str(&node(n, &indent));
+    }
+    for sub in g.groups.iter().filter(|gr| gr.parent.as_deref() == parent) {
+        let (open, close) = group(sub, &indent);
+        out.push_str(&open);
+        emit_groups(out, g, Some(&sub.id), depth + 1, node, group);
+        out.push_str(&close);
+    }
+}
+
 fn mermaid_text(text: &str) -> String {
     text.replace('#', "#35;").replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
 }
@@ -284,27 +306,13 @@ pub fn mermaid(g: &Graph) -> String {
         };
         format!("{indent}{}{open}\"{label}\"{close}\n", id(&n.id))
     };
-    fn emit_group(
-        out: &mut String,
-        g: &Graph,
-        parent: Option<&str>,
-        depth: usize,
-        gid: &HashMap<String, String>,
-        node_line: &dyn Fn(&Node, &str) -> String,
-    ) {
-        let indent = "    ".repeat(depth + 1);
-        for n in g.nodes.iter().filter(|n| n.group.as_deref() == parent) {
-            out.push_str(&node_line(n, &indent));
-        }
-        for group in g.groups.iter().filter(|gr| gr.parent.as_deref() == parent) {
-            let name = gid.get(&group.id).cloned().unwrap_or_default();
-            out.push_str(&format!("{indent}subgraph {name} [\"{}\"]\n", mermaid_text(&group.label)));
-            out.push_str(&format!("{indent}    direction TB\n"));
-            emit_group(out, g, Some(&group.id), depth + 1, gid, node_line);
-            out.push_str(&format!("{indent}end\n"));
-        }
-    }
-    emit_group(&mut out, g, None, 0, &gid, &node_line);
+    emit_groups(&mut out, g, None, 0, &node_line, &|group, indent| {
+        let name = gid.get(&group.id).cloned().unwrap_or_default();
+        (
+            format!("{indent}subgraph {name} [\"{}\"]\n{indent}    direction TB\n", mermaid_text(&group.label)),
+            format!("{indent}end\n"),
+        )
+    });
     let mut taken = Vec::new();
     for (i, e) in g.edges.iter().enumerate() {
         let (from, to) = (id(&e.from), id(&e.to));
@@ -403,28 +411,14 @@ pub fn dot(g: &Graph) -> String {
         }
         format!("\"{}\" [{}];\n", dot_text(&n.id), attrs.join(", "))
     };
-    fn emit_group(
-        out: &mut String,
-        g: &Graph,
-        parent: Option<&str>,
-        depth: usize,
-        gid: &HashMap<String, String>,
-        node_line: &dyn Fn(&Node) -> String,
-    ) {
-        let indent = "    ".repeat(depth + 1);
-        for n in g.nodes.iter().filter(|n| n.group.as_deref() == parent) {
-            out.push_str(&indent);
-            out.push_str(&node_line(n));
-        }
-        for group in g.groups.iter().filter(|gr| gr.parent.as_deref() == parent) {
-            let name = gid.get(&group.id).cloned().unwrap_or_default();
-            out.push_str(&format!("{indent}subgraph {name} {{\n"));
-            out.push_str(&format!("{indent}    label=\"{}\";\n{indent}    style=dashed;\n", dot_text(&group.label)));
-            emit_group(out, g, Some(&group.id), depth + 1, gid, node_line);
-            out.push_str(&format!("{indent}}}\n"));
-        }
-    }
-    emit_group(&mut out, g, None, 0, &gid, &node_line);
+    emit_groups(&mut out, g, None, 0, &|n, indent| format!("{indent}{}", node_line(n)), &|group, indent| {
+        let name = gid.get(&group.id).cloned().unwrap_or_default();
+        let label = dot_text(&group.label);
+        (
+            format!("{indent}subgraph {name} {{\n{indent}    label=\"{label}\";\n{indent}    style=dashed;\n"),
+            format!("{indent}}}\n"),
+        )
+    });
     for e in &g.edges {
         let mut attrs = Vec::new();
         if let Some(l) = &e.label {
