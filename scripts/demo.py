@@ -17,6 +17,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections import Counter
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
@@ -49,11 +50,7 @@ class Story:
         t0 = time.monotonic()
         run = self.st.run(self.binding)
         wall = time.monotonic() - t0
-        retried = {}
-        for e in run.history:
-            if e["type"] == "LambdaFunctionFailed":
-                err = e["lambdaFunctionFailedEventDetails"].get("error", "")
-                retried[err] = retried.get(err, 0) + 1
+        retried = Counter(run.failures())
         path = " -> ".join(run.path)
         targets = self.st.targets(self.binding)
         doc, _ = self.st.state(self.binding)

@@ -177,6 +177,21 @@ def test_a_hundred_addresses_behind_eight_record_rotation_are_all_registered_in_
     assert run.path[-1] == "NoChange", run.path
 
 
+def test_an_address_absent_from_sampled_answers_is_looked_for_before_it_is_counted(st):
+    b = st.new_binding("lookagain", lookup={"timeoutMs": 300, "maxQueries": 30, "settleQueries": 5})
+    ips = addresses("10.0.12", 3)
+    serve(st, b, ips)
+    st.run(b)
+    serve(st, b, ips[:2], all_names=False)  # no all.<name>: only sampling can tell
+    run = st.run(b)
+    assert run.status == "SUCCEEDED", run.error
+    assert run.path[:6] == ["Resolve", "Diff", "Decide", "LookAgain", "Diff", "Decide"], run.path
+    assert run.path.count("LookAgain") == 1, "one targeted look, then the count"
+    assert "KeepCounting" in run.path
+    assert st.state(b)[0]["pending"] == {ips[2]: 1}
+    assert st.targets(b) == ips
+
+
 def test_a_corrupt_state_document_fails_the_run_and_is_not_overwritten(st):
     b = st.new_binding("corrupt")
     serve(st, b, addresses("10.0.9", 2))

@@ -46,13 +46,10 @@ class Run:
     def states_entered(self) -> int:
         return len(self.path)
 
-    def failures(self, state: str | None = None) -> list[str]:
-        """Error names of failed Lambda attempts (each retry shows up as one)."""
-        out = []
-        for e in self.history:
-            if e["type"] == "LambdaFunctionFailed":
-                out.append(e["lambdaFunctionFailedEventDetails"].get("error", ""))
-        return out
+    def failures(self) -> list[str]:
+        """Error names of failed Lambda attempts, in order (each retry shows up as one)."""
+        return [e["lambdaFunctionFailedEventDetails"].get("error", "") for e in self.history
+                if e["type"] == "LambdaFunctionFailed"]
 
 
 class AlbsyncStack:
