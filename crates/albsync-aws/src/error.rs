@@ -32,6 +32,8 @@ pub struct AwsError {
     pub kind: AwsErrorKind,
     /// The API operation, e.g. `s3:PutObject`.
     pub operation: &'static str,
+    /// The service's error code (`NoSuchKey`, `Throttling`, ...), when the service answered.
+    pub code: Option<String>,
     /// The service's code and message, or the transport failure.
     pub message: String,
 }
@@ -39,7 +41,7 @@ pub struct AwsError {
 impl AwsError {
     /// An error of `kind` for `operation`.
     pub fn new(kind: AwsErrorKind, operation: &'static str, message: impl Into<String>) -> AwsError {
-        AwsError { kind, operation, message: message.into() }
+        AwsError { kind, operation, code: None, message: message.into() }
     }
 }
 
@@ -103,7 +105,7 @@ where
             let e = service.err();
             let code = e.code();
             let message = format!("{} (HTTP {status}): {}", code.unwrap_or("no code"), e.message().unwrap_or(""));
-            AwsError::new(kind_of(code, Some(status)), operation, message)
+            AwsError { code: code.map(str::to_owned), ..AwsError::new(kind_of(code, Some(status)), operation, message) }
         }
         _ => AwsError::new(
             AwsErrorKind::Other,

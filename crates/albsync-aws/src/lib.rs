@@ -201,7 +201,7 @@ impl StateStore for S3StateStore {
             Err(e) => {
                 let err = classify("s3:GetObject", e);
                 // Only a definite "no such key" means first run; anything else must not reset the counters.
-                if err.kind == AwsErrorKind::NotFound && err.message.starts_with("NoSuchKey") {
+                if err.code.as_deref() == Some("NoSuchKey") {
                     return Ok(None);
                 }
                 return Err(err);
