@@ -98,7 +98,12 @@ export class AlbSyncFunctions extends Construct {
       ALBSYNC_STATE_PREFIX: props.statePrefix,
     });
     this.register = make('Register', 'albsync-register', 'albsync: register new addresses', {});
-    this.deregister = make('Deregister', 'albsync-deregister', 'albsync: deregister expired addresses', {});
+    // deregister re-reads the state document: it removes nothing unless the document is still the version
+    // SaveState wrote (a late Deregister must not act on counts another run has reset).
+    this.deregister = make('Deregister', 'albsync-deregister', 'albsync: deregister expired addresses', {
+      ALBSYNC_STATE_BUCKET: props.stateBucket.bucketName,
+      ALBSYNC_STATE_PREFIX: props.statePrefix,
+    });
     this.logGroups = logGroups as Record<FunctionBinary, logs.LogGroup>;
 
     // resolve: publish ResolvedAddressCount in our namespace only. PutMetricData has no resource-level
@@ -156,6 +161,13 @@ export class AlbSyncFunctions extends Construct {
         resources: props.targetGroupArns,
       }),
     );
+    this.deregister.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadStateDocumentsUnderPrefixOnly',
+        actions: ['s3:GetObject'],
+        resources: [props.stateBucket.arnForObjects(`${props.statePrefix}*`)],
+      }),
+    );
     this.acknowledgeWildcards(props);
   }
 
@@ -178,6 +190,8 @@ export class AlbSyncFunctions extends Construct {
     const bucketId = Stack.of(this).resolve((props.stateBucket.node.defaultChild as s3.CfnBucket).logicalId);
     ack(this.diff, `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${props.statePrefix}*]`,
       `s3:GetObject/s3:PutObject on the state documents: every key under the prefix ${props.statePrefix} (one document per binding, keys derived from the binding at run time).`);
+    ack(this.deregister, `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${props.statePrefix}*]`,
+      `s3:GetObject on the state documents under the prefix ${props.statePrefix}: deregister re-reads the document of its binding.`);
   }
 
   /** The four functions in workflow order. */

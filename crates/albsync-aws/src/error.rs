@@ -12,7 +12,9 @@ use aws_smithy_runtime_api::client::result::SdkError;
 pub enum AwsErrorKind {
     /// Rate exceeded: retry later with backoff.
     Throttled,
-    /// A conditional write lost (HTTP 412 PreconditionFailed, 409 ConditionalRequestConflict).
+    /// A conditional write lost: HTTP 412 PreconditionFailed only. S3's 409 ConditionalRequestConflict means a
+    /// concurrent conflicting request and is to be retried
+    /// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html): it is `Transient`.
     Conflict,
     /// The resource does not exist.
     NotFound,
@@ -58,7 +60,8 @@ pub fn kind_of(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {
             | "RequestThrottled"
             | "RequestThrottledException",
         ) => return AwsErrorKind::Throttled,
-        Some("PreconditionFailed" | "ConditionalRequestConflict") => return AwsErrorKind::Conflict,
+        Some("PreconditionFailed") => return AwsErrorKind::Conflict,
+        Some("ConditionalRequestConflict") => return AwsErrorKind::Transient,
         Some("TargetGroupNotFound" | "NoSuchKey" | "NoSuchBucket" | "NotFound" | "ResourceNotFoundException") => {
             return AwsErrorKind::NotFound;
         }
@@ -80,7 +83,7 @@ pub fn kind_of(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {
     }
     match status {
         Some(412) => AwsErrorKind::Conflict,
-        Some(409) => AwsErrorKind::Conflict,
+        Some(409) => AwsErrorKind::Transient,
         Some(429) => AwsErrorKind::Throttled,
         Some(403) => AwsErrorKind::AccessDenied,
         Some(404) => AwsErrorKind::NotFound,
@@ -124,6 +127,8 @@ mod tests {
         assert_eq!(kind_of(Some("Throttling"), Some(400)), AwsErrorKind::Throttled);
         assert_eq!(kind_of(Some("PreconditionFailed"), Some(412)), AwsErrorKind::Conflict);
         assert_eq!(kind_of(None, Some(412)), AwsErrorKind::Conflict);
+        assert_eq!(kind_of(Some("ConditionalRequestConflict"), Some(409)), AwsErrorKind::Transient, "409: retry");
+        assert_eq!(kind_of(None, Some(409)), AwsErrorKind::Transient);
         assert_eq!(kind_of(Some("TargetGroupNotFound"), Some(400)), AwsErrorKind::NotFound);
         assert_eq!(kind_of(Some("AccessDenied"), Some(403)), AwsErrorKind::AccessDenied);
         assert_eq!(kind_of(None, Some(503)), AwsErrorKind::Transient);

@@ -10,7 +10,7 @@ pub mod error;
 use std::future::Future;
 use std::net::IpAddr;
 
-use albsync_core::target::{HealthState, RegisteredTarget, TargetKey, TargetSpec, chunks};
+use albsync_core::target::{HealthState, RegisteredTarget, TargetSpec, chunks};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use aws_sdk_s3::primitives::ByteStream;
@@ -19,12 +19,13 @@ pub use error::{AwsError, AwsErrorKind, classify};
 
 /// The target group operations albsync uses.
 pub trait TargetGroup {
-    /// Every target with its health (DescribeTargetHealth).
+    /// Every target with its health and the zone ELB holds for it (DescribeTargetHealth).
     fn describe(&self, arn: &str) -> impl Future<Output = Result<Vec<RegisteredTarget>, AwsError>> + Send;
     /// Registers targets in calls of at most 200; returns the number of calls.
     fn register(&self, arn: &str, targets: &[TargetSpec]) -> impl Future<Output = Result<usize, AwsError>> + Send;
-    /// Deregisters targets in calls of at most 200; returns the number of calls.
-    fn deregister(&self, arn: &str, targets: &[TargetKey]) -> impl Future<Output = Result<usize, AwsError>> + Send;
+    /// Deregisters targets, each with exactly the description DescribeTargetHealth gave (zone included), in
+    /// calls of at most 200; returns the number of calls.
+    fn deregister(&self, arn: &str, targets: &[TargetSpec]) -> impl Future<Output = Result<usize, AwsError>> + Send;
 }
 
 /// A stored object and the version it was read at.
@@ -49,7 +50,8 @@ pub enum WriteCondition {
 pub trait StateStore {
     /// Reads an object; `None` when it does not exist.
     fn read(&self, key: &str) -> impl Future<Output = Result<Option<Stored>, AwsError>> + Send;
-    /// Writes an object under a condition; returns the new ETag. A lost condition is `AwsErrorKind::Conflict`.
+    /// Writes an object under a condition; returns the new ETag. A lost condition (412) is
+    /// `AwsErrorKind::Conflict`; a concurrent conflicting write (409) is `Transient`: retry.
     fn write(
         &self,
         key: &str,
@@ -140,7 +142,10 @@ impl TargetGroup for ElbTargetGroup {
                 .target_health()
                 .and_then(|h| h.state())
                 .map_or(HealthState::Unknown, |s| HealthState::from_api(s.as_str()));
-            targets.push(RegisteredTarget { ip, port, state });
+            // The zone as ELB holds it: `all` for an address outside the VPC, where DeregisterTargets requires it
+            // (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetDescription.html).
+            let availability_zone = t.availability_zone().map(str::to_owned);
+            targets.push(RegisteredTarget { ip, port, state, availability_zone });
         }
         targets.sort_by_key(RegisteredTarget::key);
         Ok(targets)
@@ -163,10 +168,11 @@ impl TargetGroup for ElbTargetGroup {
         Ok(calls)
     }
 
-    async fn deregister(&self, arn: &str, targets: &[TargetKey]) -> Result<usize, AwsError> {
+    async fn deregister(&self, arn: &str, targets: &[TargetSpec]) -> Result<usize, AwsError> {
         let mut calls = 0;
         for chunk in chunks(targets) {
-            let descriptions = chunk.iter().map(|t| description(t.ip, t.port, None)).collect();
+            let descriptions =
+                chunk.iter().map(|t| description(t.ip, t.port, t.availability_zone.as_deref())).collect();
             self.client
                 .deregister_targets()
                 .target_group_arn(arn)

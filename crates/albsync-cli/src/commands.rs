@@ -211,7 +211,8 @@ async fn plan_command(global: &Global, args: &WorldArgs) -> Result<u8, CliError>
     let first = albsync_dns::resolve_binding(&binding, args.dns_server, &BTreeSet::new(), None)
         .await
         .map_err(|e| dns_failure(&e))?;
-    let mut p = plan(&binding, &first, &stored.registered, state);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut p = plan(&binding, &first, &stored.registered, state, now);
     let (resolved, passes) = if p.unconfirmed.is_empty() {
         (first, 1)
     } else {
@@ -219,7 +220,7 @@ async fn plan_command(global: &Global, args: &WorldArgs) -> Result<u8, CliError>
         let second = albsync_dns::resolve_binding(&binding, args.dns_server, &expected, Some(&first))
             .await
             .map_err(|e| dns_failure(&e))?;
-        p = plan(&binding, &second, &stored.registered, state);
+        p = plan(&binding, &second, &stored.registered, state, now);
         (second, 2)
     };
     let preview = Preview::build(&binding, &resolved, passes, &stored.registered, &p, state.is_some(), &stored.key);

@@ -11,7 +11,7 @@ use albsync_core::Binding;
 use albsync_core::events::{Resolved, Strategy};
 use albsync_core::plan::{Plan, count_grace};
 use albsync_core::rails::check_deregistration;
-use albsync_core::target::{RegisteredTarget, TargetKey};
+use albsync_core::target::RegisteredTarget;
 use serde::Serialize;
 
 /// What the next run does to one address.
@@ -115,18 +115,21 @@ impl Preview {
         state_found: bool,
         state_key: &str,
     ) -> Preview {
-        let counted = count_grace(&plan.missing, plan.grace_runs);
-        // The deregister function checks the rails against the target group after this run's registrations.
-        let mut live: BTreeSet<TargetKey> = registered
-            .iter()
-            .filter(|t| t.port == binding.port && !t.state.is_leaving())
-            .map(RegisteredTarget::key)
-            .collect();
-        live.extend(plan.register.iter().map(|t| TargetKey { ip: t.ip, port: t.port }));
+        let counted = count_grace(plan);
+        // The deregister function checks the rails against the target group after this run's registrations
+        // (new targets start `initial`).
+        let mut live: Vec<RegisteredTarget> =
+            registered.iter().filter(|t| t.port == binding.port && !t.state.is_leaving()).cloned().collect();
+        live.extend(plan.register.iter().map(|t| RegisteredTarget {
+            ip: t.ip,
+            port: t.port,
+            state: albsync_core::HealthState::Initial,
+            availability_zone: t.availability_zone.clone(),
+        }));
         let answered: BTreeSet<IpAddr> = plan.active.iter().copied().collect();
-        let (deregister, rail_refusal) = match check_deregistration(binding, &counted, &live, &answered) {
-            Ok(keys) => (keys.into_iter().map(|k| k.ip).collect::<Vec<_>>(), None),
-            Err(e) => (Vec::new(), Some(e.to_string())),
+        let (deregister, held_back, rail_refusal) = match check_deregistration(binding, &counted, &live, &answered) {
+            Ok(s) => (s.remove.into_iter().map(|k| k.ip).collect::<Vec<_>>(), s.held_back, None),
+            Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
         };
         let grace = plan.grace_runs;
         let mut steps = Vec::new();
@@ -161,8 +164,8 @@ impl Preview {
                     format!(
                         "registered, not in DNS ({looked}); miss {} of {grace}: deregistered after {} more {} without it",
                         c.misses,
-                        grace - c.misses,
-                        if grace - c.misses == 1 { "run" } else { "runs" }
+                        grace.saturating_sub(c.misses).max(1),
+                        if grace.saturating_sub(c.misses) <= 1 { "run" } else { "runs" }
                     ),
                 )
             } else if let Some(rail) = &rail_refusal {
@@ -174,6 +177,11 @@ impl Preview {
                 (
                     Action::Deregister,
                     format!("not in DNS for {} ({looked}); the grace of {grace} ran out", runs(c.misses)),
+                )
+            } else if held_back.contains(&c.ip) {
+                (
+                    Action::Expire,
+                    format!("grace ran out after {}; over this run's cap, a later run removes it", runs(c.misses)),
                 )
             } else {
                 (Action::Expire, format!("grace ran out after {}; already leaving the target group", runs(c.misses)))
@@ -303,21 +311,25 @@ mod tests {
     }
 
     fn reg(ips: &[u8]) -> Vec<RegisteredTarget> {
-        ips.iter().map(|i| RegisteredTarget { ip: ip(*i), port: 443, state: HealthState::Healthy }).collect()
+        ips.iter()
+            .map(|i| RegisteredTarget { ip: ip(*i), port: 443, state: HealthState::Healthy, availability_zone: None })
+            .collect()
     }
 
     fn preview(dns: &[u8], registered: &[u8], active: &[u8], pending: &[(u8, u32)]) -> Preview {
         let b = binding();
-        let doc = StateDocument::new(
+        let mut doc = StateDocument::new(
             &b,
             active.iter().map(|i| ip(*i)).collect(),
             pending.iter().map(|(i, m)| (ip(*i), *m)).collect(),
             "t".into(),
             "x".into(),
         );
+        // Pending addresses were first missed long ago: only the count of looks decides in these tests.
+        doc.first_missed = pending.iter().map(|(i, _)| (ip(*i), "2000-01-01T00:00:00Z".to_owned())).collect();
         let r = all(dns);
         let registered = reg(registered);
-        let p = plan(&b, &r, &registered, Some(&doc));
+        let p = plan(&b, &r, &registered, Some(&doc), 1_795_608_000);
         Preview::build(&b, &r, 1, &registered, &p, true, "albsync/k.json")
     }
 

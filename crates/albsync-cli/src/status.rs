@@ -350,7 +350,12 @@ mod tests {
         Stored {
             registered: targets
                 .iter()
-                .map(|(i, port, state)| RegisteredTarget { ip: ip(*i), port: *port, state: *state })
+                .map(|(i, port, state)| RegisteredTarget {
+                    ip: ip(*i),
+                    port: *port,
+                    state: *state,
+                    availability_zone: None,
+                })
                 .collect(),
             saved: Saved::Found(doc),
             bucket: "albsync-state".into(),

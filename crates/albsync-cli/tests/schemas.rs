@@ -133,9 +133,9 @@ fn stored(b: &Binding) -> Stored {
     let doc = StateDocument::new(b, vec![ip(1), ip(2)], [(ip(2), 2)].into_iter().collect(), "t".into(), "x".into());
     Stored {
         registered: vec![
-            RegisteredTarget { ip: ip(1), port: 443, state: HealthState::Healthy },
-            RegisteredTarget { ip: ip(2), port: 443, state: HealthState::UnhealthyDraining },
-            RegisteredTarget { ip: ip(9), port: 80, state: HealthState::Initial },
+            RegisteredTarget { ip: ip(1), port: 443, state: HealthState::Healthy, availability_zone: None },
+            RegisteredTarget { ip: ip(2), port: 443, state: HealthState::UnhealthyDraining, availability_zone: None },
+            RegisteredTarget { ip: ip(9), port: 80, state: HealthState::Initial, availability_zone: None },
         ],
         saved: Saved::Found(doc),
         bucket: "albsync-state".into(),
@@ -159,7 +159,7 @@ fn plan_documents_match_their_schema() {
     let r = resolved();
     let s = stored(&b);
     let Saved::Found(doc) = &s.saved else { panic!("fixture has a document") };
-    let p = plan(&b, &r, &s.registered, Some(doc));
+    let p = plan(&b, &r, &s.registered, Some(doc), 1_795_608_000);
     assert_valid("plan", &Preview::build(&b, &r, 1, &s.registered, &p, true, &s.key));
 }
 

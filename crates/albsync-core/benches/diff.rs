@@ -20,8 +20,9 @@ fn bench(c: &mut Criterion) {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     // 1,000 registered; DNS answers 950 of them plus 50 new ones; 30 are pending from earlier runs.
-    let registered: Vec<RegisteredTarget> =
-        (0..1000).map(|i| RegisteredTarget { ip: ip(i), port: 443, state: HealthState::Healthy }).collect();
+    let registered: Vec<RegisteredTarget> = (0..1000)
+        .map(|i| RegisteredTarget { ip: ip(i), port: 443, state: HealthState::Healthy, availability_zone: None })
+        .collect();
     let resolved = Resolved {
         addresses: (50..1050).map(ip).collect(),
         strategy: Strategy::All,
@@ -32,13 +33,29 @@ fn bench(c: &mut Criterion) {
     let pending: BTreeMap<IpAddr, u32> = (0..30).map(|i| (ip(i), 1)).collect();
     let state = StateDocument::new(&binding, (0..1000).map(ip).collect(), pending, "t".into(), "x".into());
     c.bench_function("diff 1000 targets", |b| {
-        b.iter(|| plan(black_box(&binding), black_box(&resolved), black_box(&registered), black_box(Some(&state))))
+        b.iter(|| {
+            plan(
+                black_box(&binding),
+                black_box(&resolved),
+                black_box(&registered),
+                black_box(Some(&state)),
+                1_795_608_000,
+            )
+        })
     });
     let steady = Resolved { addresses: (0..1000).map(ip).collect(), ..resolved.clone() };
     let steady_state =
         StateDocument::new(&binding, (0..1000).map(ip).collect(), BTreeMap::new(), "t".into(), "x".into());
     c.bench_function("diff 1000 targets, steady", |b| {
-        b.iter(|| plan(black_box(&binding), black_box(&steady), black_box(&registered), black_box(Some(&steady_state))))
+        b.iter(|| {
+            plan(
+                black_box(&binding),
+                black_box(&steady),
+                black_box(&registered),
+                black_box(Some(&steady_state)),
+                1_795_608_000,
+            )
+        })
     });
 }
 

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 /// Default number of consecutive runs an address must be missing before it is deregistered.
 pub const DEFAULT_GRACE_RUNS: u32 = 3;
 
+/// Default length of a schedule slot in seconds: the schedule starts one execution a minute, so a minute is
+/// one look. Grace is counted at most once per slot, whatever number of executions run in it.
+pub const DEFAULT_SLOT_SECONDS: u32 = 60;
+
 /// The address family a binding resolves and registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -179,6 +183,11 @@ pub struct Binding {
     pub lookup: LookupLimits,
     /// Explicit cap on deregistrations per run; `None` means half of the registered targets, at least one.
     pub max_deregistrations_per_run: Option<u32>,
+    /// An address is removed only when it was first missed at least this long ago (as well as `graceRuns`
+    /// looks). Default: `graceRuns` x `slotSeconds`.
+    pub grace_seconds: u32,
+    /// Length of a schedule slot: grace is counted at most once per slot. Default 60 (the schedule's rate).
+    pub slot_seconds: u32,
 }
 
 /// The wire form, before validation. Numbers are wide so that an out-of-range value gets our message.
@@ -200,6 +209,10 @@ struct RawBinding {
     lookup: Option<RawLookup>,
     #[serde(default)]
     max_deregistrations_per_run: Option<i64>,
+    #[serde(default)]
+    grace_seconds: Option<i64>,
+    #[serde(default)]
+    slot_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -302,6 +315,14 @@ impl TryFrom<RawBinding> for Binding {
             Some(v) => Some(in_range("maxDeregistrationsPerRun", v, 1, 1000)?),
             None => None,
         };
+        let slot_seconds = match raw.slot_seconds {
+            Some(v) => in_range("slotSeconds", v, 1, 3600)?,
+            None => DEFAULT_SLOT_SECONDS,
+        };
+        let grace_seconds = match raw.grace_seconds {
+            Some(v) => in_range("graceSeconds", v, 1, 604_800)?,
+            None => grace_runs.saturating_mul(slot_seconds),
+        };
         Ok(Binding {
             name: raw.name,
             dns_name,
@@ -313,6 +334,8 @@ impl TryFrom<RawBinding> for Binding {
             family,
             lookup,
             max_deregistrations_per_run,
+            grace_seconds,
+            slot_seconds,
         })
     }
 }
@@ -356,6 +379,9 @@ mod tests {
         assert_eq!(b.allowed_cidrs.len(), 4);
         assert_eq!(b.lookup, LookupLimits::default());
         assert_eq!(b.max_deregistrations_per_run, None);
+        assert_eq!((b.slot_seconds, b.grace_seconds), (60, 180), "grace in time defaults to graceRuns slots");
+        let b = Binding::from_json(&json(r#","graceRuns":2,"slotSeconds":1"#)).expect("valid");
+        assert_eq!((b.slot_seconds, b.grace_seconds), (1, 2));
         assert_eq!(b.target_group_arn.name(), "web");
         assert_eq!(b.target_group_arn.id(), "0123456789abcdef");
     }
@@ -375,6 +401,8 @@ mod tests {
             (json(r#","allowedCidrs":[]"#), "allowedCidrs", "empty"),
             (json(r#","lookup":{"timeoutMs":5}"#), "lookup.timeoutMs", "5"),
             (json(r#","maxDeregistrationsPerRun":0"#), "maxDeregistrationsPerRun", "0"),
+            (json(r#","graceSeconds":0"#), "graceSeconds", "0"),
+            (json(r#","slotSeconds":7200"#), "slotSeconds", "7200"),
             (json(r#","gracRuns":2"#), "gracRuns", "unknown field"),
             (json("").replace("443", "70000"), "port", "70000"),
             (json("").replace("\"web\"", "\"Web App\""), "name", "Web App"),

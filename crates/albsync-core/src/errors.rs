@@ -87,7 +87,9 @@ impl ErrorName {
             ErrorName::AwsUnavailable => "a transient AWS failure (5xx, timeout, connection)",
             ErrorName::AccessDenied => "IAM refused the call",
             ErrorName::TargetGroupNotFound => "the target group does not exist",
-            ErrorName::StateConflict => "the conditional write of the state document lost: another run won",
+            ErrorName::StateConflict => {
+                "the state document is not the version this run read or saved (HTTP 412 or changed since): another run won"
+            }
             ErrorName::StateDocumentInvalid => "the stored state document does not parse or belongs to another binding",
             ErrorName::SafetyRailTripped => "a safety rail refused the deregistration",
             ErrorName::AwsError => "another AWS error",

@@ -106,6 +106,9 @@ pub struct SaveRequest {
     /// The grace counts after this run, as the state machine computed them.
     #[serde(default)]
     pub counted: Vec<Counted>,
+    /// The schedule slot whose look these counts include (the plan's `countedSlot`).
+    #[serde(default)]
+    pub counted_slot: Option<u64>,
     /// Who writes (the execution ARN).
     pub execution: String,
 }
@@ -152,6 +155,10 @@ pub struct DeregisterRequest {
     pub counted: Vec<Counted>,
     /// Addresses DNS answered in this run: never deregistered, whatever the counts say.
     pub active: Vec<IpAddr>,
+    /// The ETag SaveState wrote: nothing is removed unless the state document is still at this version.
+    pub etag: String,
+    /// The execution that saved it (for the log).
+    pub execution: String,
 }
 
 /// Output of the deregister function.
@@ -162,4 +169,7 @@ pub struct DeregisterResult {
     pub deregistered: usize,
     /// DeregisterTargets calls made.
     pub calls: usize,
+    /// Expired targets over this run's cap: still counted, removed by a later run.
+    #[serde(default)]
+    pub held_back: Vec<IpAddr>,
 }

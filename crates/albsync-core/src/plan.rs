@@ -1,8 +1,15 @@
 //! The diff: from what DNS answered, what the target group holds and what the last run saved, a plan.
 //!
-//! Pure and deterministic (sorted outputs). Keyed by address and port; targets on other ports are not ours
-//! and draining targets are already leaving. The grace counting itself runs in the state machine; the
-//! [`count_grace`] here is its reference, used by the CLI's `plan` and by tests that compare the two.
+//! Pure and deterministic (sorted outputs; the time is an argument). Keyed by address and port; targets on
+//! other ports are not ours, draining targets are already leaving, and registered targets outside the
+//! binding's allowed ranges are reported as `foreign`, never counted or removed (someone else put them there).
+//! The grace counting itself runs in the state machine; the [`count_grace`] here is its reference, used by
+//! the CLI's `plan` and by tests that compare the two.
+//!
+//! Grace is counted in looks and in time: an address expires after `graceRuns` counted looks AND when it was
+//! first missed at or before `cutoff` (now - `graceSeconds`). A look is counted at most once per schedule slot:
+//! when the state document says this slot was already counted (another execution of the same minute), the
+//! plan sets `slotCounted` and the run carries the counts unchanged and removes nothing.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -11,11 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::binding::Binding;
 use crate::events::Resolved;
-use crate::state::StateDocument;
+use crate::state::{StateDocument, parse_rfc3339_utc, rfc3339_utc};
 use crate::target::{RegisteredTarget, TargetSpec};
 
 /// A registered address that DNS did not answer in this run, with its consecutive misses before this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Miss {
     /// Target address.
@@ -24,10 +31,13 @@ pub struct Miss {
     pub port: u16,
     /// Consecutive runs it was missing before this one.
     pub misses: u32,
+    /// RFC 3339 UTC time it was first missed (this run's time when it is new).
+    pub first_missed_at: String,
 }
 
-/// A missing address after this run's count: `misses` includes this run; `expired` when it reached the grace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A missing address after this run's count: `misses` includes this run; `expired` when it reached the grace
+/// in looks and in time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counted {
     /// Target address.
@@ -36,6 +46,8 @@ pub struct Counted {
     pub port: u16,
     /// Consecutive runs missing, this one included.
     pub misses: u32,
+    /// RFC 3339 UTC time it was first missed.
+    pub first_missed_at: String,
     /// Whether it is to be deregistered now.
     pub expired: bool,
 }
@@ -61,21 +73,43 @@ pub struct Plan {
     pub active: Vec<IpAddr>,
     /// The binding's grace, copied for the state machine's comparison.
     pub grace_runs: u32,
-    /// Targets on the binding's port that count as registered (not draining).
+    /// Targets on the binding's port that count as registered (not draining, not foreign).
     pub registered_count: usize,
+    /// Targets registered on the binding's port outside its allowed ranges: reported, never counted or removed.
+    #[serde(default)]
+    pub foreign: Vec<TargetSpec>,
+    /// This run's time (RFC 3339 UTC).
+    pub now: String,
+    /// now - `graceSeconds`: a missing address first missed at or before this may expire.
+    pub cutoff: String,
+    /// This run's schedule slot (unix seconds / `slotSeconds`).
+    pub slot: u64,
+    /// The state document already counted this slot: carry the counts (`carried`), count nothing, remove nothing.
+    pub slot_counted: bool,
+    /// The counts as they stand, unchanged, for a run whose slot was already counted.
+    #[serde(default)]
+    pub carried: Vec<Counted>,
+    /// The `countedSlot` the next state document holds.
+    pub counted_slot: Option<u64>,
 }
 
-/// Computes the plan. Never lists an answered address as missing.
+/// Computes the plan at `now` (unix seconds). Never lists an answered address as missing.
 pub fn plan(
     binding: &Binding,
     resolved: &Resolved,
     registered: &[RegisteredTarget],
     state: Option<&StateDocument>,
+    now: u64,
 ) -> Plan {
     // Every input is sorted (the answer is a set, describe sorts, the state's maps are ordered), so the
     // whole diff is a few linear merges; this runs on every execution.
+    let ours = |t: &&RegisteredTarget| t.port == binding.port && !t.state.is_leaving();
+    let mut foreign: Vec<TargetSpec> =
+        registered.iter().filter(ours).filter(|t| !binding.allows(&t.ip)).map(RegisteredTarget::description).collect();
+    foreign.sort();
+    foreign.dedup();
     let mut live: Vec<IpAddr> =
-        registered.iter().filter(|t| t.port == binding.port && !t.state.is_leaving()).map(|t| t.ip).collect();
+        registered.iter().filter(ours).filter(|t| binding.allows(&t.ip)).map(|t| t.ip).collect();
     if !live.is_sorted() {
         live.sort_unstable();
     }
@@ -103,7 +137,13 @@ pub fn plan(
         if !resolved.looked_for(&ip) {
             unconfirmed.push(ip);
         } else if is_live {
-            missing.push(Miss { ip, port: binding.port, misses: pending.get(&ip).copied().unwrap_or(0) });
+            let first_missed_at = rfc3339_utc(state.map_or(now, |s| s.first_missed_secs(&ip, now)));
+            missing.push(Miss {
+                ip,
+                port: binding.port,
+                misses: pending.get(&ip).copied().unwrap_or(0),
+                first_missed_at,
+            });
         } else {
             forgotten.push(ip);
         }
@@ -119,6 +159,26 @@ pub fn plan(
             saved.iter().eq(answered.iter())
         }
     });
+    let slot = now / u64::from(binding.slot_seconds.max(1));
+    let previous_slot = state.and_then(|s| s.counted_slot);
+    // A slot from the future (a clock behind another writer's) also counts as counted: never count early.
+    let slot_counted = !missing.is_empty() && previous_slot.is_some_and(|p| p >= slot);
+    let carried = if slot_counted {
+        missing
+            .iter()
+            .filter(|m| m.misses >= 1)
+            .map(|m| Counted {
+                ip: m.ip,
+                port: m.port,
+                misses: m.misses,
+                first_missed_at: m.first_missed_at.clone(),
+                expired: false,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let counted_slot = if missing.is_empty() || slot_counted { previous_slot } else { Some(slot) };
     let noop = register.is_empty()
         && unconfirmed.is_empty()
         && missing.is_empty()
@@ -135,6 +195,13 @@ pub fn plan(
         active,
         grace_runs: binding.grace_runs,
         registered_count: live.len(),
+        foreign,
+        now: rfc3339_utc(now),
+        cutoff: rfc3339_utc(now.saturating_sub(u64::from(binding.grace_seconds))),
+        slot,
+        slot_counted,
+        carried,
+        counted_slot,
     }
 }
 
@@ -163,21 +230,40 @@ fn merge<'a>(
     (only_a, both, only_b)
 }
 
-/// The reference grace count, the same rule the state machine applies: one more miss; expired at the grace.
-pub fn count_grace(missing: &[Miss], grace_runs: u32) -> Vec<Counted> {
-    missing
+/// The reference grace count, the same rule the state machine applies: when the slot was already counted,
+/// the carried counts; otherwise one more miss each, expired at `graceRuns` misses when first missed at or
+/// before the cutoff (an unparseable time never expires).
+pub fn count_grace(plan: &Plan) -> Vec<Counted> {
+    if plan.slot_counted {
+        return plan.carried.clone();
+    }
+    let cutoff = parse_rfc3339_utc(&plan.cutoff);
+    plan.missing
         .iter()
         .map(|m| {
             let misses = m.misses.saturating_add(1);
-            Counted { ip: m.ip, port: m.port, misses, expired: misses >= grace_runs }
+            let long_enough = matches!((parse_rfc3339_utc(&m.first_missed_at), cutoff), (Some(f), Some(c)) if f <= c);
+            Counted {
+                ip: m.ip,
+                port: m.port,
+                misses,
+                first_missed_at: m.first_missed_at.clone(),
+                expired: misses >= plan.grace_runs && long_enough,
+            }
         })
         .collect()
 }
 
 /// The pending map the next state document holds: every counted address, expired ones included, so that a
-/// deregistration that fails is retried next run instead of its counter starting over.
+/// deregistration that fails (or is held back by the cap) is retried next run instead of its counter
+/// starting over.
 pub fn next_pending(counted: &[Counted]) -> BTreeMap<IpAddr, u32> {
     counted.iter().map(|c| (c.ip, c.misses)).collect()
+}
+
+/// The first-miss times the next state document holds, one per counted address.
+pub fn next_first_missed(counted: &[Counted]) -> BTreeMap<IpAddr, String> {
+    counted.iter().map(|c| (c.ip, c.first_missed_at.clone())).collect()
 }
 
 #[cfg(test)]
@@ -205,7 +291,14 @@ mod tests {
     }
 
     fn reg(ips: &[u8], port: u16, state: HealthState) -> Vec<RegisteredTarget> {
-        ips.iter().map(|i| RegisteredTarget { ip: ip(*i), port, state }).collect()
+        ips.iter().map(|i| RegisteredTarget { ip: ip(*i), port, state, availability_zone: None }).collect()
+    }
+
+    /// A minute into 2026-11-25: slot `T0 / 60`.
+    const T0: u64 = 1_795_608_000;
+
+    fn plan(b: &Binding, r: &Resolved, reg: &[RegisteredTarget], s: Option<&StateDocument>) -> Plan {
+        super::plan(b, r, reg, s, T0)
     }
 
     fn state(active: &[u8], pending: &[(u8, u32)]) -> StateDocument {
@@ -252,15 +345,59 @@ mod tests {
         assert!(p.missing.is_empty() && p.forgotten.is_empty() && !p.noop);
         r.sought = [ip(2), ip(3)].into_iter().collect();
         let p = plan(&b, &r, &reg(&[1, 2], b.port, HealthState::Healthy), Some(&state(&[1, 2], &[(3, 1)])));
-        assert_eq!(p.missing, vec![Miss { ip: ip(2), port: b.port, misses: 0 }]);
+        assert_eq!(p.missing, vec![Miss { ip: ip(2), port: b.port, misses: 0, first_missed_at: rfc3339_utc(T0) }]);
         assert_eq!(p.forgotten, vec![ip(3)]);
     }
 
     #[test]
-    fn grace_counts_up_to_expiry() {
-        let c = count_grace(&[Miss { ip: ip(1), port: 1, misses: 2 }, Miss { ip: ip(2), port: 1, misses: 0 }], 3);
-        assert_eq!(c[0], Counted { ip: ip(1), port: 1, misses: 3, expired: true });
-        assert_eq!(c[1], Counted { ip: ip(2), port: 1, misses: 1, expired: false });
+    fn grace_counts_up_to_expiry_in_looks_and_in_time() {
+        let b = binding();
+        let long_ago = rfc3339_utc(T0 - u64::from(b.grace_seconds));
+        let mut doc = state(&[], &[(1, 2), (2, 2)]);
+        doc.first_missed = [(ip(1), long_ago.clone()), (ip(2), rfc3339_utc(T0 - 10))].into_iter().collect();
+        let p = plan(&b, &complete(&[]), &reg(&[1, 2, 3], b.port, HealthState::Healthy), Some(&doc));
+        let c = count_grace(&p);
+        assert_eq!(c[0], Counted { ip: ip(1), port: b.port, misses: 3, first_missed_at: long_ago, expired: true });
+        assert!(!c[1].expired && c[1].misses == 3, "3 looks but first missed only 10 s ago: {:?}", c[1]);
+        assert_eq!(
+            c[2],
+            Counted { ip: ip(3), port: b.port, misses: 1, first_missed_at: rfc3339_utc(T0), expired: false }
+        );
+    }
+
+    #[test]
+    fn a_slot_already_counted_carries_the_counts_and_expires_nothing() {
+        let b = binding();
+        let mut doc = state(&[], &[(1, 5)]);
+        doc.first_missed = [(ip(1), rfc3339_utc(0))].into_iter().collect();
+        doc.counted_slot = Some(T0 / 60);
+        let p = plan(&b, &complete(&[4]), &reg(&[1, 2], b.port, HealthState::Healthy), Some(&doc));
+        assert!(p.slot_counted);
+        assert_eq!(p.register.len(), 1, "registering stays safe");
+        let c = count_grace(&p);
+        assert_eq!(c.len(), 1, "2 is new: not counted in this slot");
+        assert_eq!((c[0].misses, c[0].expired), (5, false));
+        assert_eq!(p.counted_slot, Some(T0 / 60));
+        let next = super::plan(&b, &complete(&[4]), &reg(&[1, 2], b.port, HealthState::Healthy), Some(&doc), T0 + 60);
+        assert!(!next.slot_counted && count_grace(&next)[0].expired, "the next slot counts again");
+        assert_eq!(next.counted_slot, Some(T0 / 60 + 1));
+    }
+
+    #[test]
+    fn registered_targets_outside_the_allowed_ranges_are_foreign_not_missing() {
+        let b = binding();
+        let mut registered = reg(&[1], b.port, HealthState::Healthy);
+        let public = RegisteredTarget {
+            ip: IpAddr::from([8, 8, 8, 8]),
+            port: b.port,
+            state: HealthState::Healthy,
+            availability_zone: Some("all".into()),
+        };
+        registered.push(public.clone());
+        let p = plan(&b, &complete(&[1, 2]), &registered, Some(&state(&[1], &[])));
+        assert_eq!(p.foreign, vec![public.description()]);
+        assert!(p.missing.is_empty() && p.unconfirmed.is_empty());
+        assert_eq!(p.registered_count, 1);
     }
 
     /// Applies a plan the way a run does (register, count, deregister, save) and returns the new world.
@@ -269,7 +406,7 @@ mod tests {
         p: &Plan,
         registered: &[RegisteredTarget],
     ) -> (Vec<RegisteredTarget>, StateDocument, Vec<Counted>) {
-        let counted = count_grace(&p.missing, p.grace_runs);
+        let counted = count_grace(p);
         let mut world: BTreeMap<IpAddr, HealthState> =
             registered.iter().filter(|t| t.port == b.port).map(|t| (t.ip, t.state)).collect();
         for t in &p.register {
@@ -278,8 +415,13 @@ mod tests {
         for c in counted.iter().filter(|c| c.expired) {
             world.remove(&c.ip);
         }
-        let next = world.into_iter().map(|(ip, state)| RegisteredTarget { ip, port: b.port, state }).collect();
-        let doc = StateDocument::new(b, p.active.clone(), next_pending(&counted), "t".into(), "x".into());
+        let next = world
+            .into_iter()
+            .map(|(ip, state)| RegisteredTarget { ip, port: b.port, state, availability_zone: None })
+            .collect();
+        let mut doc = StateDocument::new(b, p.active.clone(), next_pending(&counted), "t".into(), "x".into());
+        doc.first_missed = next_first_missed(&counted);
+        doc.counted_slot = p.counted_slot;
         (next, doc, counted)
     }
 
@@ -308,7 +450,10 @@ mod tests {
             let b = binding();
             let r = complete(&dns);
             let registered = reg(&regd, b.port, HealthState::Healthy);
-            let p = plan(&b, &r, &registered, Some(&state(&[], &pend)));
+            let mut before = state(&[], &pend);
+            // Pending addresses were first missed long ago: the count of looks decides.
+            before.first_missed = before.pending.keys().map(|ip| (*ip, "2000-01-01T00:00:00Z".to_owned())).collect();
+            let p = plan(&b, &r, &registered, Some(&before));
             let (next, doc, counted) = apply(&b, &p, &registered);
             let again = plan(&b, &r, &next, Some(&doc));
             prop_assert!(again.register.is_empty());
@@ -329,11 +474,14 @@ mod tests {
         ) {
             let mut b = binding();
             b.grace_runs = grace;
+            // Runs one slot apart: the first miss is (grace - 1) slots before the grace-th look.
+            b.grace_seconds = (grace - 1) * b.slot_seconds;
             let mut registered = reg(&[1, 2], b.port, HealthState::Healthy);
             let mut doc = state(&[1, 2], &[]);
             let mut removed_after = None;
             for run in 1..=gone_for {
-                let p = plan(&b, &complete(&[1]), &registered, Some(&doc));
+                let now = T0 + u64::from(run) * u64::from(b.slot_seconds);
+                let p = super::plan(&b, &complete(&[1]), &registered, Some(&doc), now);
                 let (n, d, counted) = apply(&b, &p, &registered);
                 if counted.iter().any(|c| c.expired) && removed_after.is_none() { removed_after = Some(run); }
                 registered = n; doc = d;

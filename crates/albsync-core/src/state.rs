@@ -1,5 +1,5 @@
-//! The state document kept per binding between runs: which addresses were active and how many consecutive
-//! runs each missing address has been missing.
+//! The state document kept per binding between runs: which addresses were active, how many consecutive
+//! runs each missing address has been missing, since when, and which schedule slot was last counted.
 //!
 //! The document is versioned and strict: an unknown version, an unknown field or a document that belongs to
 //! another binding is an error, never a silent reset, because a reset would restart every grace count.
@@ -32,6 +32,14 @@ pub struct StateDocument {
     pub active: Vec<IpAddr>,
     /// Consecutive misses per registered address that DNS no longer answers.
     pub pending: BTreeMap<IpAddr, u32>,
+    /// RFC 3339 UTC time each pending address was first missed. An address pending in a document written
+    /// before this field existed has no entry: it counts as first missed when read, which only delays it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_missed: BTreeMap<IpAddr, String>,
+    /// The schedule slot (unix seconds / `slotSeconds`) whose look was counted into `pending`: a run in the
+    /// same slot must not count again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_slot: Option<u64>,
     /// RFC 3339 UTC time of the write.
     pub written_at: String,
     /// The execution (or tool) that wrote it.
@@ -95,6 +103,18 @@ impl StateDocument {
         if found != expected {
             return Err(StateError::ForeignBinding { key: key.to_owned(), found, expected });
         }
+        if let Some((ip, at)) = doc.first_missed.iter().find(|(ip, _)| !doc.pending.contains_key(ip)) {
+            return Err(StateError::Inconsistent {
+                key: key.to_owned(),
+                reason: format!("firstMissed {ip} ({at}) is not pending"),
+            });
+        }
+        if let Some((ip, at)) = doc.first_missed.iter().find(|(_, at)| parse_rfc3339_utc(at).is_none()) {
+            return Err(StateError::Inconsistent {
+                key: key.to_owned(),
+                reason: format!("firstMissed {ip}: {at:?} is not an RFC 3339 UTC time like 2026-11-25T12:00:00Z"),
+            });
+        }
         if let Some((ip, _)) = doc.pending.iter().find(|(_, misses)| **misses == 0) {
             return Err(StateError::Inconsistent { key: key.to_owned(), reason: format!("pending {ip} has 0 misses") });
         }
@@ -124,9 +144,17 @@ impl StateDocument {
             port: binding.port,
             active,
             pending,
+            first_missed: BTreeMap::new(),
+            counted_slot: None,
             written_at,
             written_by,
         }
+    }
+
+    /// When `ip` was first missed, in unix seconds: the recorded time, or `now` for a pending address the
+    /// document has no time for (older documents), which restarts its time grace and never shortens it.
+    pub fn first_missed_secs(&self, ip: &IpAddr, now: u64) -> u64 {
+        self.first_missed.get(ip).and_then(|t| parse_rfc3339_utc(t)).map_or(now, |t| t.min(now))
     }
 
     /// The bytes stored in S3.
@@ -151,6 +179,45 @@ pub fn rfc3339_utc(unix_seconds: u64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + u64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// Parses the RFC 3339 UTC form [`rfc3339_utc`] writes (`2026-11-25T12:00:00Z`) into unix seconds; `None` for
+/// anything else (other offsets, fractions, dates before 1970).
+pub fn parse_rfc3339_utc(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let shape_ok = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if !shape_ok {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u64> {
+        let part = text.get(from..to)?;
+        if part.bytes().all(|c| c.is_ascii_digit()) { part.parse().ok() } else { None }
+    };
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if year < 1970 || !(1..=12).contains(&month) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if day < 1 || day > month_days[usize::try_from(month - 1).ok()?] {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil, the inverse of the algorithm in `rfc3339_utc`.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = (era * 146_097 + doe).checked_sub(719_468)?;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 #[cfg(test)]
@@ -200,6 +267,35 @@ mod tests {
             Err(StateError::Inconsistent { .. })
         ));
         v["extra"] = 1.into();
+        assert!(StateDocument::parse(v.to_string().as_bytes(), "k", &b).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn timestamps_parse_back_to_the_same_second(t in 0u64..8_000_000_000) {
+            proptest::prop_assert_eq!(parse_rfc3339_utc(&rfc3339_utc(t)), Some(t));
+        }
+    }
+
+    #[test]
+    fn only_our_utc_form_parses() {
+        for bad in
+            ["2026-11-25T12:00:00+01:00", "2026-02-30T00:00:00Z", "2026-11-25 12:00:00Z", "", "1969-12-31T23:59:59Z"]
+        {
+            assert_eq!(parse_rfc3339_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_first_miss_time_for_an_address_not_pending_or_unparseable_is_refused() {
+        let b = binding();
+        let mut v: serde_json::Value = serde_json::from_slice(&doc().to_bytes()).expect("json");
+        v["firstMissed"] = serde_json::json!({"10.0.1.9": "2026-11-25T12:00:00Z"});
+        let ok = StateDocument::parse(v.to_string().as_bytes(), "k", &b).expect("consistent");
+        assert_eq!(ok.first_missed_secs(&"10.0.1.9".parse().expect("ip"), u64::MAX), 1_795_608_000);
+        v["firstMissed"] = serde_json::json!({"10.0.1.8": "2026-11-25T12:00:00Z"});
+        assert!(StateDocument::parse(v.to_string().as_bytes(), "k", &b).is_err());
+        v["firstMissed"] = serde_json::json!({"10.0.1.9": "yesterday"});
         assert!(StateDocument::parse(v.to_string().as_bytes(), "k", &b).is_err());
     }
 

@@ -35,6 +35,12 @@ impl HealthState {
         matches!(self, HealthState::Draining | HealthState::UnhealthyDraining)
     }
 
+    /// Only a `healthy` target carries traffic for sure: `initial` ones are still being checked (3-5 minutes
+    /// behind an NLB), so they do not count when the rails keep the last healthy target.
+    pub fn is_healthy(self) -> bool {
+        matches!(self, HealthState::Healthy)
+    }
+
     /// Parses the ELB API's spelling (`healthy`, `unhealthy.draining`, ...).
     pub fn from_api(s: &str) -> HealthState {
         match s {
@@ -60,12 +66,23 @@ pub struct RegisteredTarget {
     pub port: u16,
     /// Its health.
     pub state: HealthState,
+    /// The zone DescribeTargetHealth reported (`all` for an address outside the VPC), kept so that the
+    /// target is deregistered with exactly the description ELB holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
 }
 
 impl RegisteredTarget {
     /// The key of this target.
     pub fn key(&self) -> TargetKey {
         TargetKey { ip: self.ip, port: self.port }
+    }
+
+    /// The target description to deregister it with: exactly as read, zone included. The zone "is required"
+    /// for an IP outside the VPC and an AZ mismatch means ELB does not find the target
+    /// (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetDescription.html).
+    pub fn description(&self) -> TargetSpec {
+        TargetSpec { ip: self.ip, port: self.port, availability_zone: self.availability_zone.clone() }
     }
 }
 

@@ -73,7 +73,7 @@ impl ResolveConfig {
     }
 }
 
-/// The diff function's settings.
+/// The state store settings of the diff and deregister functions (deregister re-reads the state document).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffConfig {
     /// Bucket of the state documents.

@@ -31,6 +31,9 @@ pub enum FunctionError {
     /// A safety rail refused a deregistration.
     #[error(transparent)]
     Rail(#[from] RailError),
+    /// The state document is no longer the version this run saved: another run owns this round.
+    #[error("state document {key} changed since this run saved it (saved {saved}, now {found:?}): nothing removed")]
+    Superseded { key: String, saved: String, found: Option<String> },
 }
 
 impl FunctionError {
@@ -59,6 +62,7 @@ impl FunctionError {
             },
             FunctionError::State(_) => ErrorName::StateDocumentInvalid,
             FunctionError::Rail(_) => ErrorName::SafetyRailTripped,
+            FunctionError::Superseded { .. } => ErrorName::StateConflict,
         }
     }
 }

@@ -4,10 +4,16 @@
 //! deregister) and asserts through the AWS APIs what changed.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use albsync_aws::{Clients, CloudWatchMetrics, ElbTargetGroup, S3StateStore, StateStore, TargetGroup};
+use albsync_aws::{
+    AwsError, AwsErrorKind, Clients, CloudWatchMetrics, ElbTargetGroup, S3StateStore, StateStore, Stored, TargetGroup,
+    WriteCondition,
+};
 use albsync_core::events::{PlanResult, Resolved, SaveResult};
 use albsync_core::plan::count_grace;
+use albsync_core::target::TargetSpec;
 use albsync_functions::handlers::{deregister, diff, register, resolve};
 use albsync_moto::Moto;
 use albsync_testdns::{Record, TestDns};
@@ -24,7 +30,14 @@ struct World {
     resolve: resolve::Deps<CloudWatchMetrics>,
     diff: diff::Deps<ElbTargetGroup, S3StateStore>,
     register: register::Deps<ElbTargetGroup>,
-    deregister: deregister::Deps<ElbTargetGroup>,
+    deregister: deregister::Deps<ElbTargetGroup, S3StateStore>,
+    /// The unix second of the last run: with `slotSeconds: 1`, each run waits for a second of its own.
+    last_run: Mutex<u64>,
+    grace_runs: u32,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).expect("clock after 1970")
 }
 
 fn ip(i: u8) -> Ipv4Addr {
@@ -47,7 +60,13 @@ impl World {
                 prefix: PREFIX.to_owned(),
             },
             register: register::Deps { targets: ElbTargetGroup::new(clients.elb.clone()) },
-            deregister: deregister::Deps { targets: ElbTargetGroup::new(clients.elb.clone()) },
+            deregister: deregister::Deps {
+                targets: ElbTargetGroup::new(clients.elb.clone()),
+                store: S3StateStore::new(clients.s3.clone(), "state"),
+                prefix: PREFIX.to_owned(),
+            },
+            last_run: Mutex::new(0),
+            grace_runs: 2,
             _moto: moto,
             dns,
             clients,
@@ -58,7 +77,7 @@ impl World {
     fn binding(&self) -> Value {
         json!({
             "name": "web", "dnsName": "alb.test", "port": 443, "targetGroupArn": self.tg_arn,
-            "vpcCidrs": ["10.0.0.0/16"], "graceRuns": 2,
+            "vpcCidrs": ["10.0.0.0/16"], "graceRuns": self.grace_runs, "graceSeconds": 1, "slotSeconds": 1,
             "lookup": {"timeoutMs": 300, "maxQueries": 60}
         })
     }
@@ -72,27 +91,57 @@ impl World {
         t.describe(&self.tg_arn).await.expect("describe").into_iter().map(|t| t.ip).collect()
     }
 
-    /// One whole run, as the state machine chains it; returns the plan.
+    /// Waits until the clock is past the second of the previous run: a slot of its own for this run.
+    async fn next_slot(&self) {
+        let last = *self.last_run.lock().expect("lock");
+        while unix_now() <= last {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        *self.last_run.lock().expect("lock") = unix_now();
+    }
+
+    /// One whole run, as the state machine chains it, in a schedule slot of its own; returns the plan.
     async fn run(&self, execution: &str) -> Result<PlanResult, Diagnostic> {
+        self.next_slot().await;
+        self.run_now(execution).await
+    }
+
+    /// One whole run without waiting for a new slot (a duplicate execution of the same minute).
+    async fn run_now(&self, execution: &str) -> Result<PlanResult, Diagnostic> {
         let binding = self.binding();
         let resolved: Resolved = resolve::handle(&self.resolve, json!({ "binding": binding })).await?;
         let plan = self.plan(&resolved).await?;
         if plan.plan.noop {
             return Ok(plan);
         }
-        let counted = count_grace(&plan.plan.missing, plan.plan.grace_runs);
-        let save = json!({"op": "save", "binding": binding, "etag": plan.etag, "active": plan.plan.active,
-                          "counted": counted, "execution": execution});
-        let _: Value = diff::handle(&self.diff, save).await?;
+        let saved = self.save(&plan, execution).await?;
         if !plan.plan.register.is_empty() {
             let event = json!({"binding": binding, "targets": plan.plan.register});
             register::handle(&self.register, event).await?;
         }
-        if !counted.is_empty() {
-            let event = json!({"binding": binding, "counted": counted, "active": plan.plan.active});
-            deregister::handle(&self.deregister, event).await?;
+        let counted = count_grace(&plan.plan);
+        if counted.iter().any(|c| c.expired) {
+            self.deregister(&plan, &saved, execution).await?;
         }
         Ok(plan)
+    }
+
+    async fn save(&self, plan: &PlanResult, execution: &str) -> Result<SaveResult, Diagnostic> {
+        let save = json!({"op": "save", "binding": self.binding(), "etag": plan.etag, "active": plan.plan.active,
+                          "counted": count_grace(&plan.plan), "countedSlot": plan.plan.counted_slot,
+                          "execution": execution});
+        Ok(serde_json::from_value(diff::handle(&self.diff, save).await?).expect("save result"))
+    }
+
+    async fn deregister(
+        &self,
+        plan: &PlanResult,
+        saved: &SaveResult,
+        execution: &str,
+    ) -> Result<albsync_core::events::DeregisterResult, Diagnostic> {
+        let event = json!({"binding": self.binding(), "counted": count_grace(&plan.plan), "active": plan.plan.active,
+                           "etag": saved.etag, "execution": execution});
+        Ok(deregister::handle(&self.deregister, event).await?)
     }
 
     async fn plan(&self, resolved: &Resolved) -> Result<PlanResult, Diagnostic> {
@@ -154,10 +203,10 @@ async fn two_saves_from_one_read_leave_one_winner() {
     w.answer(&[1]);
     let resolved: Resolved = resolve::handle(&w.resolve, json!({"binding": w.binding()})).await.expect("resolve");
     let plan = w.plan(&resolved).await.expect("plan");
-    let counted = count_grace(&plan.plan.missing, plan.plan.grace_runs);
+    let counted = count_grace(&plan.plan);
     let save = |who: &str| {
         json!({"op": "save", "binding": w.binding(), "etag": plan.etag, "active": plan.plan.active,
-               "counted": counted, "execution": who})
+               "counted": counted, "countedSlot": plan.plan.counted_slot, "execution": who})
     };
     let (a, b) = tokio::join!(diff::handle(&w.diff, save("a")), diff::handle(&w.diff, save("b")));
     let results = [a, b];
@@ -193,16 +242,116 @@ async fn dns_failures_reach_step_functions_under_their_names() {
 }
 
 #[tokio::test]
-async fn deregistration_refuses_a_mass_removal_and_changes_nothing() {
+async fn a_scale_in_beyond_the_cap_removes_up_to_the_cap_each_run_and_converges_without_a_rail() {
     let w = World::new().await;
     w.answer(&[1, 2, 3, 4]);
     w.run("e1").await.expect("first run");
     w.answer(&[1]);
     w.run("e2").await.expect("three addresses missing once");
-    let err = w.run("e3").await.expect_err("3 of 4 at once is over the cap of 2");
-    assert_eq!(err.error_type, "Albsync.SafetyRailTripped");
-    assert!(err.error_message.contains("cap is 2"), "{}", err.error_message);
-    assert_eq!(w.registered().await, ips(&[1, 2, 3, 4]));
+    w.run("e3").await.expect("3 of 4 expired: the cap of 2 removes two, no rail trips");
+    assert_eq!(w.registered().await.len(), 2, "two removed, one held back");
+    let doc = w.state().await.expect("state");
+    let doc: Value = serde_json::from_slice(&doc.bytes).expect("json");
+    assert_eq!(doc["pending"].as_object().map(|p| p.len()), Some(3), "the held-back one keeps its count");
+    w.run("e4").await.expect("the rest goes next run");
+    assert_eq!(w.registered().await, ips(&[1]));
+}
+
+#[tokio::test]
+async fn a_late_deregister_after_another_run_reset_the_count_removes_nothing() {
+    let w = World::new().await;
+    w.answer(&[1, 2, 3]);
+    w.run("e1").await.expect("first run");
+    w.answer(&[1, 2]);
+    w.run("e2").await.expect("3 missing once");
+    // Run A counts 3 to expiry and saves; before its Deregister runs, run B sees 3 back and resets it.
+    w.next_slot().await;
+    let resolved: Resolved = resolve::handle(&w.resolve, json!({"binding": w.binding()})).await.expect("resolve");
+    let a = w.plan(&resolved).await.expect("plan A");
+    assert!(count_grace(&a.plan).iter().any(|c| c.expired), "A expires 3: {a:?}");
+    let saved_a = w.save(&a, "run-a").await.expect("A saves");
+    w.answer(&[1, 2, 3]);
+    w.run("run-b").await.expect("B resets the count of 3");
+    let late = w.deregister(&a, &saved_a, "run-a").await.expect_err("A's Deregister is late");
+    assert_eq!(late.error_type, "Albsync.StateConflict", "{}", late.error_message);
+    assert_eq!(w.registered().await, ips(&[1, 2, 3]), "3 is live and stays");
+}
+
+#[tokio::test]
+async fn a_hand_registered_foreign_target_is_reported_and_kept_while_dns_adds_an_address() {
+    let w = World::new().await;
+    w.answer(&[1]);
+    w.run("e1").await.expect("first run");
+    // Someone registers a target outside allowedCidrs (the binding allows the private ranges only).
+    let foreign: IpAddr = "203.0.113.7".parse().expect("ip");
+    let by_hand = [TargetSpec { ip: foreign, port: 443, availability_zone: Some("all".into()) }];
+    ElbTargetGroup::new(w.clients.elb.clone()).register(&w.tg_arn, &by_hand).await.expect("by hand");
+    w.answer(&[1, 2]);
+    for run in ["e2", "e3", "e4"] {
+        let p = w.run(run).await.expect("a foreign target never fails the run");
+        assert_eq!(p.plan.foreign.iter().map(|t| t.ip).collect::<Vec<_>>(), vec![foreign], "{run}");
+        assert!(p.plan.missing.iter().all(|m| m.ip != foreign), "never counted");
+    }
+    let mut want = ips(&[1, 2]);
+    want.push(foreign);
+    assert_eq!(w.registered().await, want, "the new address is registered, the foreign one left alone");
+}
+
+#[tokio::test]
+async fn duplicate_executions_in_one_slot_count_once() {
+    let mut w = World::new().await;
+    w.grace_runs = 10;
+    w.answer(&[1, 2, 3]);
+    w.run("e1").await.expect("first run");
+    w.answer(&[1, 2]);
+    // Five executions back to back: however many share a second (a slot), each slot counts one look.
+    let mut slots = std::collections::BTreeSet::new();
+    for i in 0..5 {
+        let p = w.run_now(&format!("dup-{i}")).await.expect("a duplicate run is safe");
+        slots.insert(p.plan.slot);
+    }
+    let doc: Value = serde_json::from_slice(&w.state().await.expect("state").bytes).expect("json");
+    let misses = doc["pending"]["10.0.1.3"].as_u64().expect("3 pending");
+    assert_eq!(misses, slots.len() as u64, "one count per slot, not per execution");
+    assert!(w.registered().await.contains(&IpAddr::V4(ip(3))), "grace of 10 looks: still registered");
+}
+
+/// A state store whose write commits and then reports a lost condition, as an SDK retry does when its
+/// first attempt committed but the answer was lost.
+#[derive(Debug)]
+struct CommitsThenConflicts(S3StateStore);
+
+impl StateStore for CommitsThenConflicts {
+    async fn read(&self, key: &str) -> Result<Option<Stored>, AwsError> {
+        self.0.read(key).await
+    }
+    async fn write(&self, key: &str, bytes: Vec<u8>, condition: WriteCondition) -> Result<String, AwsError> {
+        self.0.write(key, bytes, condition).await?;
+        Err(AwsError::new(AwsErrorKind::Conflict, "s3:PutObject", "PreconditionFailed (HTTP 412): retried attempt"))
+    }
+}
+
+#[tokio::test]
+async fn a_save_whose_first_attempt_committed_is_not_superseded() {
+    let w = World::new().await;
+    w.answer(&[1]);
+    let resolved: Resolved = resolve::handle(&w.resolve, json!({"binding": w.binding()})).await.expect("resolve");
+    let plan = w.plan(&resolved).await.expect("plan");
+    let deps = diff::Deps {
+        targets: ElbTargetGroup::new(w.clients.elb.clone()),
+        store: CommitsThenConflicts(S3StateStore::new(w.clients.s3.clone(), "state")),
+        prefix: PREFIX.to_owned(),
+    };
+    let save = |who: &str| {
+        json!({"op": "save", "binding": w.binding(), "etag": plan.etag, "active": plan.plan.active,
+               "counted": [], "countedSlot": null, "execution": who})
+    };
+    let out: SaveResult =
+        serde_json::from_value(diff::handle(&deps, save("me")).await.expect("own write")).expect("save result");
+    assert_eq!(Some(out.etag), w.state().await.map(|s| s.etag), "the ETag of the document this run wrote");
+    // A document written by another execution is a real loss.
+    let err: Diagnostic = diff::handle(&deps, save("someone-else")).await.expect_err("lost").into();
+    assert_eq!(err.error_type, "Albsync.StateConflict");
 }
 
 #[tokio::test]

@@ -2,18 +2,29 @@
 
 use std::process::ExitCode;
 
-use albsync_aws::{Clients, ElbTargetGroup, load_sdk_config};
+use albsync_aws::{Clients, ElbTargetGroup, S3StateStore, load_sdk_config};
+use albsync_functions::config::{DiffConfig, ProcessEnv};
 use albsync_functions::handlers::deregister::{Deps, handle};
-use albsync_functions::startup::{finish, init_tracing};
+use albsync_functions::startup::{config_failure, finish, init_tracing};
 use lambda_runtime::{LambdaEvent, service_fn};
+
+const NAME: &str = "albsync-deregister";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     init_tracing();
+    let config = match DiffConfig::from_env(&ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => return config_failure(NAME, e),
+    };
     let clients = Clients::new(&load_sdk_config().await);
-    let deps = &Deps { targets: ElbTargetGroup::new(clients.elb) };
+    let deps = &Deps {
+        targets: ElbTargetGroup::new(clients.elb),
+        store: S3StateStore::new(clients.s3, config.bucket),
+        prefix: config.prefix,
+    };
     finish(
-        "albsync-deregister",
+        NAME,
         lambda_runtime::run(service_fn(move |e: LambdaEvent<serde_json::Value>| handle(deps, e.payload))).await,
     )
 }

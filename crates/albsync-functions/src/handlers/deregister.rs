@@ -1,38 +1,68 @@
 //! deregister: removes the addresses whose grace ran out, if every safety rail holds.
+//!
+//! It acts only on the state this very run saved: it re-reads the state document and removes nothing unless
+//! the document is still at the ETag SaveState returned. A later run that reset a count (the address came
+//! back) has changed the document, so a late Deregister ends as superseded instead of acting on stale counts.
+//! The expiry is then checked again from the document (misses and first-miss time), not from the event.
 
 use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use albsync_aws::TargetGroup;
+use albsync_aws::{StateStore, TargetGroup};
+use albsync_core::StateDocument;
 use albsync_core::events::{DeregisterRequest, DeregisterResult};
-use albsync_core::rails::check_deregistration;
+use albsync_core::rails::{check_deregistration, check_recorded};
+use albsync_core::target::RegisteredTarget;
 
 use crate::edge::{FunctionError, parse};
 
 /// What the deregister handler needs.
 #[derive(Debug)]
-pub struct Deps<T> {
+pub struct Deps<T, S> {
     /// The target group.
     pub targets: T,
+    /// The state documents.
+    pub store: S,
+    /// Key prefix of the state documents.
+    pub prefix: String,
 }
 
-/// Checks the rails against the target group as it is now (after this run's registrations), then deregisters.
-pub async fn handle<T: TargetGroup>(
-    deps: &Deps<T>,
+/// Re-reads the state, checks the rails against the target group as it is now (after this run's
+/// registrations), then deregisters the longest-missing expired targets up to the cap.
+pub async fn handle<T: TargetGroup, S: StateStore>(
+    deps: &Deps<T, S>,
     event: serde_json::Value,
 ) -> Result<DeregisterResult, FunctionError> {
-    let DeregisterRequest { binding, counted, active } = parse(event)?;
+    let DeregisterRequest { binding, counted, active, etag, execution } = parse(event)?;
+    let key = StateDocument::key(&deps.prefix, &binding);
+    let stored = deps.store.read(&key).await?;
+    let found = stored.as_ref().map(|s| s.etag.clone());
+    let Some(stored) = stored.filter(|s| s.etag == etag) else {
+        tracing::info!(binding = %binding.name, key, saved = etag, found = ?found, execution, "superseded: the state changed since this run saved it; nothing removed");
+        return Err(FunctionError::Superseded { key, saved: etag, found });
+    };
+    let doc = StateDocument::parse(&stored.bytes, &key, &binding)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    for c in counted.iter().filter(|c| c.expired) {
+        check_recorded(&binding, &doc, c.ip, now)?;
+    }
     let arn = binding.target_group_arn.as_str();
-    let live: BTreeSet<_> = deps
+    let live: Vec<RegisteredTarget> = deps
         .targets
         .describe(arn)
         .await?
         .into_iter()
         .filter(|t| t.port == binding.port && !t.state.is_leaving())
-        .map(|t| t.key())
         .collect();
     let answered: BTreeSet<_> = active.into_iter().collect();
-    let remove = check_deregistration(&binding, &counted, &live, &answered)?;
-    let calls = if remove.is_empty() { 0 } else { deps.targets.deregister(arn, &remove).await? };
-    tracing::info!(binding = %binding.name, deregistered = remove.len(), calls, "deregistered");
-    Ok(DeregisterResult { deregistered: remove.len(), calls })
+    let selection = check_deregistration(&binding, &counted, &live, &answered)?;
+    let calls = if selection.remove.is_empty() { 0 } else { deps.targets.deregister(arn, &selection.remove).await? };
+    for t in &selection.remove {
+        tracing::info!(binding = %binding.name, ip = %t.ip, port = t.port, zone = ?t.availability_zone, "deregistered");
+    }
+    for ip in &selection.held_back {
+        tracing::info!(binding = %binding.name, %ip, "expired, held back by the per-run cap: removed by a later run");
+    }
+    tracing::info!(binding = %binding.name, deregistered = selection.remove.len(), held_back = selection.held_back.len(), calls, "deregister done");
+    Ok(DeregisterResult { deregistered: selection.remove.len(), calls, held_back: selection.held_back })
 }

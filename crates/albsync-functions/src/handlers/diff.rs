@@ -1,11 +1,16 @@
 //! diff: the plan of a run, and the conditional save of the state it leaves for the next one.
+//!
+//! The save is conditional on the version the plan read (`If-Match`, or `If-None-Match: *` on a first run).
+//! Only a 412 means another run won. When the document that beat us holds this execution's own id, the
+//! winner was an earlier attempt of this very save (an SDK or state-machine retry whose first try
+//! committed): that is a success, not a supersession.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use albsync_aws::{StateStore, TargetGroup, WriteCondition};
+use albsync_aws::{AwsErrorKind, StateStore, TargetGroup, WriteCondition};
 use albsync_core::Binding;
 use albsync_core::events::{DiffEvent, PlanRequest, PlanResult, SaveRequest, SaveResult};
-use albsync_core::plan::{next_pending, plan};
+use albsync_core::plan::{next_first_missed, next_pending, plan};
 use albsync_core::state::{StateDocument, rfc3339_utc};
 
 use crate::edge::{FunctionError, parse};
@@ -56,7 +61,12 @@ async fn plan_run<T: TargetGroup, S: StateStore>(
         Some(stored) => (Some(StateDocument::parse(&stored.bytes, &key, &binding)?), Some(stored.etag)),
         None => (None, None),
     };
-    let plan = plan(&binding, &resolved, &registered, state.as_ref());
+    let plan = plan(&binding, &resolved, &registered, state.as_ref(), unix_now());
+    // Someone else's targets on our port: never a reason to fail the run, never ours to remove; named here,
+    // in the plan result and by `albsync status`.
+    for t in &plan.foreign {
+        tracing::warn!(binding = %binding.name, ip = %t.ip, port = t.port, zone = ?t.availability_zone, "foreign target: registered on the binding's port outside allowedCidrs; left alone");
+    }
     tracing::info!(
         binding = %binding.name,
         noop = plan.noop,
@@ -66,6 +76,9 @@ async fn plan_run<T: TargetGroup, S: StateStore>(
         returned = plan.returned.len(),
         forgotten = plan.forgotten.len(),
         registered = plan.registered_count,
+        foreign = plan.foreign.len(),
+        slot = plan.slot,
+        slot_counted = plan.slot_counted,
         "planned"
     );
     Ok(PlanResult { plan, etag })
@@ -75,8 +88,14 @@ async fn save<T: TargetGroup, S: StateStore>(
     deps: &Deps<T, S>,
     request: SaveRequest,
 ) -> Result<SaveResult, FunctionError> {
-    let SaveRequest { binding, etag, mut active, counted, execution } = request;
+    let SaveRequest { binding, etag, mut active, counted, counted_slot, execution } = request;
     check_allowed(&binding, active.iter().chain(counted.iter().map(|c| &c.ip)))?;
+    if let Some(c) = counted.iter().find(|c| albsync_core::state::parse_rfc3339_utc(&c.first_missed_at).is_none()) {
+        return Err(FunctionError::InvalidInput(format!(
+            "counted entry {}: firstMissedAt {:?} is not an RFC 3339 UTC time",
+            c.ip, c.first_missed_at
+        )));
+    }
     if let Some(c) = counted.iter().find(|c| c.misses == 0 || c.port != binding.port) {
         return Err(FunctionError::InvalidInput(format!(
             "counted entry {}:{} with {} misses: counts start at 1 and the port must be {}",
@@ -85,15 +104,44 @@ async fn save<T: TargetGroup, S: StateStore>(
     }
     active.sort();
     active.dedup();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let pending = next_pending(&counted);
-    let doc = StateDocument::new(&binding, active, pending, rfc3339_utc(now), execution);
+    let mut doc = StateDocument::new(&binding, active, pending, rfc3339_utc(unix_now()), execution.clone());
+    doc.first_missed = next_first_missed(&counted);
+    doc.counted_slot = counted_slot;
     let key = StateDocument::key(&deps.prefix, &binding);
     let condition = match etag {
         Some(etag) => WriteCondition::IfMatch(etag),
         None => WriteCondition::CreateOnly,
     };
-    let etag = deps.store.write(&key, doc.to_bytes(), condition).await?;
+    let etag = match deps.store.write(&key, doc.to_bytes(), condition).await {
+        Ok(etag) => etag,
+        Err(e) if e.kind == AwsErrorKind::Conflict => match own_earlier_write(deps, &key, &binding, &execution).await {
+            Some(etag) => {
+                tracing::info!(binding = %binding.name, key, "an earlier attempt of this save committed; not superseded");
+                etag
+            }
+            None => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
     tracing::info!(binding = %binding.name, key, pending = doc.pending.len(), "state saved");
     Ok(SaveResult { key, etag, pending: doc.pending.len() })
+}
+
+/// After a lost condition: the ETag of the stored document if this execution wrote it (an earlier attempt of
+/// the same save committed), else `None`. A read failure counts as "not ours": the run ends superseded, which
+/// changes nothing.
+async fn own_earlier_write<T: TargetGroup, S: StateStore>(
+    deps: &Deps<T, S>,
+    key: &str,
+    binding: &Binding,
+    execution: &str,
+) -> Option<String> {
+    let stored = deps.store.read(key).await.ok()??;
+    let doc = StateDocument::parse(&stored.bytes, key, binding).ok()?;
+    (doc.written_by == execution).then_some(stored.etag)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

@@ -42,7 +42,7 @@ pub async fn handle<T: TargetGroup>(deps: &Deps<T>, event: serde_json::Value) ->
 mod tests {
     use super::*;
     use albsync_aws::AwsError;
-    use albsync_core::target::{RegisteredTarget, TargetKey};
+    use albsync_core::target::RegisteredTarget;
     use std::sync::Mutex;
 
     /// Records what would be sent: moto accepts the zone but does not report it back.
@@ -60,7 +60,7 @@ mod tests {
                 .extend_from_slice(targets);
             Ok(1)
         }
-        async fn deregister(&self, _: &str, _: &[TargetKey]) -> Result<usize, AwsError> {
+        async fn deregister(&self, _: &str, _: &[TargetSpec]) -> Result<usize, AwsError> {
             Ok(0)
         }
     }
