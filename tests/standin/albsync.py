@@ -7,18 +7,25 @@ Shared by the end-to-end tests, the CLI tests and the demo:
         st.dns.set("alb.test.", a=["10.0.1.10", "10.0.1.11"])
         run = st.run()                       # one execution with st.binding() as input
         run.path                             # states entered, in order
-        st.targets()                         # what the target group holds
+        st.targets()                         # what the target group holds (not draining)
+
+The functions, the CLI and `st.client()` reach AWS through the strict ELB front (`strict_elb.py`): targets go
+through `initial` and `draining`, zones are enforced, throttling and unhealthy targets on demand (`st.elb`).
+Bindings use schedule slots of 1 s (`slotSeconds`), and `st.run()` starts each run of a binding in a second of
+its own, so that consecutive runs are consecutive looks; `st.start_run()` does not wait (duplicates, overlaps).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .stack import REPO_ROOT, Standin, fast_retries
+from .stack import FAKE_CREDENTIALS, REPO_ROOT, Standin, fast_retries
+from .strict_elb import StrictElb
 
 FUNCTIONS = ("resolve", "diff", "register", "deregister")
 DEFINITION = os.path.join(REPO_ROOT, "statemachine", "albsync.asl.json")
@@ -62,6 +69,9 @@ class AlbsyncStack:
         self.fast = fast
         self.grace_runs = grace_runs
         self.standin = Standin(run_dir=run_dir)
+        self.elb: StrictElb | None = None
+        self._clients: dict[str, Any] = {}
+        self._last_start: dict[str, int] = {}
         self.net = None
         self.dns = None
         self.state_machine_arn = ""
@@ -80,12 +90,15 @@ class AlbsyncStack:
     def start(self) -> "AlbsyncStack":
         s = self.standin
         s.start()
+        self.elb = StrictElb(s.moto_endpoint, region=s.region).start()
         self.net = s.create_network(port=443)
         self.dns = s.start_dns({})
-        common = {"RUST_LOG": os.environ.get("RUST_LOG", "info"), "AWS_LAMBDA_LOG_FORMAT": "JSON"}
+        common = {"RUST_LOG": os.environ.get("RUST_LOG", "info"), "AWS_LAMBDA_LOG_FORMAT": "JSON",
+                  "AWS_ENDPOINT_URL": self.elb.endpoint}
         extra = {
             "resolve": {"ALBSYNC_METRIC_NAMESPACE": METRIC_NAMESPACE, "ALBSYNC_DNS_SERVER": s.dns_server},
             "diff": {"ALBSYNC_STATE_BUCKET": self.net.state_bucket, "ALBSYNC_STATE_PREFIX": STATE_PREFIX},
+            "deregister": {"ALBSYNC_STATE_BUCKET": self.net.state_bucket, "ALBSYNC_STATE_PREFIX": STATE_PREFIX},
         }
         for name in FUNCTIONS:
             binary = os.path.join(self.binaries, f"albsync-{name}")
@@ -99,17 +112,29 @@ class AlbsyncStack:
 
     def stop(self) -> None:
         self.standin.stop()
+        if self.elb is not None:
+            self.elb.stop()
 
     def substitutions(self) -> dict[str, str]:
         return {f"{n.capitalize()}FunctionArn": self.standin.function_arn(n) for n in FUNCTIONS}
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment for the CLI and SDK clients: moto endpoint, fake credentials, region."""
-        return dict(self.standin.env)
+        """Environment for the CLI and SDK clients: the strict front's endpoint, fake credentials, region."""
+        return {**self.standin.env, "AWS_ENDPOINT_URL": self.elb.endpoint}
 
     def client(self, service: str):
-        return self.standin.client(service)
+        """A boto3 client through the strict front (which relays everything but the target calls to moto)."""
+        if service not in self._clients:
+            import boto3
+            from botocore.config import Config
+
+            self._clients[service] = boto3.client(
+                service, endpoint_url=self.elb.endpoint, region_name=self.standin.region,
+                aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=60))
+        return self._clients[service]
 
     def binding(self, **overrides: Any) -> dict[str, Any]:
         b = {
@@ -122,6 +147,10 @@ class AlbsyncStack:
             "lookup": {"timeoutMs": 300, "maxQueries": 200, "settleQueries": 10},
         }
         b.update(overrides)
+        # Slots of 1 s: runs a second apart are separate looks. graceSeconds: the first miss is graceRuns - 1
+        # slots before the graceRuns-th look.
+        b.setdefault("slotSeconds", 1)
+        b.setdefault("graceSeconds", max(1, (b["graceRuns"] - 1) * b["slotSeconds"]))
         return b
 
     def new_binding(self, name: str, **overrides: Any) -> dict[str, Any]:
@@ -133,8 +162,21 @@ class AlbsyncStack:
         return self.binding(name=name, dnsName=f"{name}.test", targetGroupArn=tg["TargetGroupArn"], **overrides)
 
     def start_run(self, binding: dict[str, Any] | None = None, name: str | None = None) -> str:
-        return self.standin.start_execution(self.state_machine_arn, binding or self.binding(),
-                                            name or f"run-{uuid.uuid4().hex[:10]}")
+        b = binding or self.binding()
+        self._last_start[self._slot_key(b)] = int(time.time()) // int(b.get("slotSeconds", 60))
+        return self.standin.start_execution(self.state_machine_arn, b, name or f"run-{uuid.uuid4().hex[:10]}")
+
+    @staticmethod
+    def _slot_key(b: dict[str, Any]) -> str:
+        return f"{b['dnsName']} {b['targetGroupArn']} {b['port']}"
+
+    def next_slot(self, binding: dict[str, Any] | None = None) -> None:
+        """Waits until the binding's schedule slot is later than that of its last started run."""
+        b = binding or self.binding()
+        last = self._last_start.get(self._slot_key(b))
+        slot = int(b.get("slotSeconds", 60))
+        while last is not None and int(time.time()) // slot <= last:
+            time.sleep(0.05)
 
     def wait(self, arn: str, timeout: float = 120.0) -> Run:
         desc = self.standin.wait_execution(arn, timeout=timeout)
@@ -143,13 +185,21 @@ class AlbsyncStack:
         return Run(arn=arn, status=desc["status"], output=output, error=desc.get("error"), history=history)
 
     def run(self, binding: dict[str, Any] | None = None, timeout: float = 120.0) -> Run:
+        """One execution, in a schedule slot of its own (see `next_slot`)."""
+        self.next_slot(binding)
         return self.wait(self.start_run(binding), timeout)
 
-    def targets(self, binding: dict[str, Any] | None = None) -> list[str]:
-        """Addresses in the binding's target group (moto reports every registered target as healthy)."""
+    def target_states(self, binding: dict[str, Any] | None = None) -> dict[str, str]:
+        """Every target of the binding's target group with its state (initial, healthy, draining, ...)."""
         arn = (binding or {}).get("targetGroupArn", self.net.target_group_arn)
         out = self.client("elbv2").describe_target_health(TargetGroupArn=arn)
-        return sorted((d["Target"]["Id"] for d in out["TargetHealthDescriptions"]), key=_ip_key)
+        return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in out["TargetHealthDescriptions"]}
+
+    def targets(self, binding: dict[str, Any] | None = None) -> list[str]:
+        """Addresses registered in the binding's target group and not leaving (draining ones are on their way
+        out after a deregistration)."""
+        states = self.target_states(binding)
+        return sorted((ip for ip, st in states.items() if st not in ("draining", "unhealthy.draining")), key=_ip_key)
 
     def state_key(self, binding: dict[str, Any] | None = None) -> str:
         b = binding or self.binding()
