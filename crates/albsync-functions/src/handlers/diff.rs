@@ -75,9 +75,9 @@ async fn save<T: TargetGroup, S: StateStore>(
     deps: &Deps<T, S>,
     request: SaveRequest,
 ) -> Result<SaveResult, FunctionError> {
-    let SaveRequest { binding, etag, mut active, counted, execution } = request;
-    check_allowed(&binding, active.iter().chain(counted.iter().map(|c| &c.ip)))?;
-    if let Some(c) = counted.iter().find(|c| c.misses == 0 || c.port != binding.port) {
+    let SaveRequest { binding, etag, mut active, counted, held, execution } = request;
+    check_allowed(&binding, active.iter().chain(counted.iter().chain(&held).map(|c| &c.ip)))?;
+    if let Some(c) = counted.iter().chain(&held).find(|c| c.misses == 0 || c.port != binding.port) {
         return Err(FunctionError::InvalidInput(format!(
             "counted entry {}:{} with {} misses: counts start at 1 and the port must be {}",
             c.ip, c.port, c.misses, binding.port
@@ -86,7 +86,11 @@ async fn save<T: TargetGroup, S: StateStore>(
     active.sort();
     active.dedup();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let pending = next_pending(&counted);
+    let mut pending = next_pending(&counted);
+    // Unsettled addresses keep their counts: losing one would restart a grace that had begun.
+    for h in &held {
+        pending.entry(h.ip).or_insert(h.misses);
+    }
     let doc = StateDocument::new(&binding, active, pending, rfc3339_utc(now), execution);
     let key = StateDocument::key(&deps.prefix, &binding);
     let condition = match etag {
