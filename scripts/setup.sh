@@ -25,6 +25,27 @@ done
 
 scripts/setup-python.sh
 
+# dnsmasq: a real caching resolver in front of the test DNS server (the Rust statistical test and the
+# end-to-end caching test). Debian bookworm's package, pinned; a later point release of the same upstream
+# version is accepted (security updates replace the pinned one in the archive) and checked below.
+dnsmasq_pin="2.90-4~deb12u2"
+if ! command -v dnsmasq >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1; then
+        as_root=()
+        [[ $(id -u) -eq 0 ]] || as_root=(sudo)
+        if ! "${as_root[@]}" apt-get install -y --no-install-recommends "dnsmasq-base=$dnsmasq_pin" >/dev/null; then
+            "${as_root[@]}" apt-get update -qq
+            "${as_root[@]}" apt-get install -y --no-install-recommends "dnsmasq-base=$dnsmasq_pin" >/dev/null \
+                || "${as_root[@]}" apt-get install -y --no-install-recommends dnsmasq-base >/dev/null
+        fi
+    else
+        echo "setup: dnsmasq is needed for the caching-resolver tests; install dnsmasq 2.90 (package dnsmasq-base)" >&2
+        exit 1
+    fi
+fi
+dnsmasq_version="$(dnsmasq --version | head -1 | awk '{print $3}')"
+[[ $dnsmasq_version == 2.90* ]] || echo "setup: warning: dnsmasq $dnsmasq_version, the tests were written against 2.90" >&2
+
 stamp=statemachine/node_modules/.albsync-lock.sha256
 want="$(sha256sum statemachine/package-lock.json | cut -d' ' -f1)"
 if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then

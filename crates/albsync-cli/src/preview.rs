@@ -307,6 +307,7 @@ mod tests {
             queries: 1,
             sought: BTreeSet::new(),
             confirmed: BTreeSet::new(),
+            resolution: Default::default(),
         }
     }
 

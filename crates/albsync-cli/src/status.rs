@@ -335,6 +335,7 @@ mod tests {
             queries: 12,
             sought: BTreeSet::new(),
             confirmed: BTreeSet::new(),
+            resolution: Default::default(),
         }
     }
 

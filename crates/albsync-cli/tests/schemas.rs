@@ -126,6 +126,7 @@ fn resolved() -> Resolved {
         queries: 1,
         sought: BTreeSet::new(),
         confirmed: BTreeSet::new(),
+        resolution: Default::default(),
     }
 }
 

@@ -29,6 +29,7 @@ fn bench(c: &mut Criterion) {
         queries: 1,
         sought: Default::default(),
         confirmed: Default::default(),
+        resolution: Default::default(),
     };
     let pending: BTreeMap<IpAddr, u32> = (0..30).map(|i| (ip(i), 1)).collect();
     let state = StateDocument::new(&binding, (0..1000).map(ip).collect(), pending, "t".into(), "x".into());

@@ -36,13 +36,34 @@ impl Family {
     }
 
     /// The ranges an NLB accepts as IP targets outside the VPC, used when `allowedCidrs` is not given.
+    /// None for IPv6: an ALB's IPv6 addresses are global unicast addresses from the VPC's own IPv6 CIDRs,
+    /// which no built-in range can know, so an IPv6 binding must list them.
     pub fn default_allowed(self) -> Vec<IpNet> {
         let texts: &[&str] = match self {
             Family::Ipv4 => &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"],
-            Family::Ipv6 => &["fc00::/7"],
+            Family::Ipv6 => &[],
         };
         texts.iter().filter_map(|t| t.parse().ok()).collect()
     }
+}
+
+/// The resolve function's timeout (the CDK app sets 50 s): a binding's lookup limits must fit in it.
+pub const RESOLVE_FUNCTION_TIMEOUT_MS: u32 = 50_000;
+
+/// What a resolve invocation keeps back for returning its result.
+pub const RESOLVE_MARGIN_MS: u32 = 1_000;
+
+/// Whom the resolver asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LookupMode {
+    /// The configured resolver (`ALBSYNC_DNS_SERVER`, else the system's: in a VPC, the VPC resolver, which
+    /// caches for the 60 s TTL). Reachable everywhere, so the default; caching is detected and counted.
+    #[default]
+    Resolver,
+    /// The name's zone's authoritative name servers, found through the resolver and asked directly in turn:
+    /// fresh answers every query. Needs a route to them (internet access or a NAT gateway).
+    Authoritative,
 }
 
 /// How hard the resolver looks for addresses.
@@ -55,11 +76,27 @@ pub struct LookupLimits {
     pub settle_queries: u32,
     /// Timeout of one query in milliseconds.
     pub timeout_ms: u32,
+    /// Whom to ask.
+    #[serde(default)]
+    pub mode: LookupMode,
+    /// How many LookAgain passes one execution may make after the first resolve (0..=3).
+    #[serde(default = "default_look_again")]
+    pub look_again: u32,
+}
+
+fn default_look_again() -> u32 {
+    crate::evidence::DEFAULT_LOOK_AGAIN
 }
 
 impl Default for LookupLimits {
     fn default() -> Self {
-        LookupLimits { max_queries: 200, settle_queries: 10, timeout_ms: 2000 }
+        LookupLimits {
+            max_queries: 200,
+            settle_queries: 10,
+            timeout_ms: 2000,
+            mode: LookupMode::Resolver,
+            look_again: default_look_again(),
+        }
     }
 }
 
@@ -224,6 +261,10 @@ struct RawLookup {
     settle_queries: Option<i64>,
     #[serde(default)]
     timeout_ms: Option<i64>,
+    #[serde(default)]
+    mode: Option<LookupMode>,
+    #[serde(default)]
+    look_again: Option<i64>,
 }
 
 fn in_range(field: &'static str, v: i64, lo: i64, hi: i64) -> Result<u32, BindingError> {
@@ -290,6 +331,13 @@ impl TryFrom<RawBinding> for Binding {
                 return Err(invalid("allowedCidrs", "is empty: no address could ever be registered"));
             }
             Some(list) => parse_cidrs("allowedCidrs", &list)?,
+            None if family == Family::Ipv6 => {
+                return Err(invalid(
+                    "allowedCidrs",
+                    "is required for family ipv6: list the VPC's IPv6 CIDR(s); an ALB's IPv6 addresses are \
+                     global unicast addresses, outside any built-in range",
+                ));
+            }
             None => family.default_allowed(),
         };
         let vpc_cidrs = parse_cidrs("vpcCidrs", &raw.vpc_cidrs)?;
@@ -309,8 +357,26 @@ impl TryFrom<RawBinding> for Binding {
                     Some(v) => in_range("lookup.timeoutMs", v, 50, 30_000)?,
                     None => defaults.timeout_ms,
                 },
+                mode: l.mode.unwrap_or_default(),
+                look_again: match l.look_again {
+                    Some(v) => in_range("lookup.lookAgain", v, 0, 3)?,
+                    None => defaults.look_again,
+                },
             },
         };
+        // The resolver stops at the invocation's deadline, so the query budget may exceed it; but one
+        // all. query and one plain query must fit, or every run against a slow server ends in a timeout.
+        let needed = lookup.timeout_ms.saturating_mul(2).saturating_add(RESOLVE_MARGIN_MS);
+        if needed > RESOLVE_FUNCTION_TIMEOUT_MS {
+            return Err(invalid(
+                "lookup.timeoutMs",
+                format!(
+                    "{} ms cannot fit: 2 queries (all. and the plain name) of up to {} ms plus {} ms margin \
+                     need {needed} ms, more than the resolve function's timeout of {} ms",
+                    lookup.timeout_ms, lookup.timeout_ms, RESOLVE_MARGIN_MS, RESOLVE_FUNCTION_TIMEOUT_MS
+                ),
+            ));
+        }
         let max_deregistrations_per_run = match raw.max_deregistrations_per_run {
             Some(v) => Some(in_range("maxDeregistrationsPerRun", v, 1, 1000)?),
             None => None,
@@ -400,6 +466,10 @@ mod tests {
             (json(r#","allowedCidrs":["10.0.0.1/8"]"#), "allowedCidrs", "10.0.0.1/8"),
             (json(r#","allowedCidrs":[]"#), "allowedCidrs", "empty"),
             (json(r#","lookup":{"timeoutMs":5}"#), "lookup.timeoutMs", "5"),
+            (json(r#","lookup":{"timeoutMs":30000}"#), "lookup.timeoutMs", "50000 ms"),
+            (json(r#","lookup":{"lookAgain":4}"#), "lookup.lookAgain", "4"),
+            (json(r#","lookup":{"mode":"recursive"}"#), "recursive", "unknown variant"),
+            (json(r#","family":"ipv6""#), "allowedCidrs", "IPv6 CIDR"),
             (json(r#","maxDeregistrationsPerRun":0"#), "maxDeregistrationsPerRun", "0"),
             (json(r#","graceSeconds":0"#), "graceSeconds", "0"),
             (json(r#","slotSeconds":7200"#), "slotSeconds", "7200"),
@@ -421,6 +491,25 @@ mod tests {
         let text = json("").replace(r#","vpcCidrs":["10.0.0.0/16"]"#, "");
         let err = Binding::from_json(&text).expect_err("vpcCidrs is required");
         assert!(err.contains("vpcCidrs"), "{err}");
+    }
+
+    #[test]
+    fn an_ipv6_binding_with_its_vpc_ranges_allows_global_addresses() {
+        let b = Binding::from_json(&json(r#","family":"ipv6","allowedCidrs":["2600:1f18:1234:5600::/56"]"#))
+            .expect("valid");
+        assert!(b.allows(&"2600:1f18:1234:5600::10".parse().expect("ip")));
+        assert!(!b.allows(&"2600:1f18:9999::10".parse().expect("ip")));
+        assert!(!b.allows(&"10.0.0.1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn the_lookup_mode_defaults_to_the_resolver_and_look_again_to_once() {
+        let b = Binding::from_json(&json("")).expect("valid");
+        assert_eq!(b.lookup.mode, LookupMode::Resolver);
+        assert_eq!(b.lookup.look_again, 1);
+        let b = Binding::from_json(&json(r#","lookup":{"mode":"authoritative","lookAgain":0}"#)).expect("valid");
+        assert_eq!(b.lookup.mode, LookupMode::Authoritative);
+        assert_eq!(b.lookup.look_again, 0);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::binding::Binding;
+use crate::evidence::{self, Resolution};
 use crate::plan::{Counted, Plan};
 use crate::target::TargetSpec;
 
@@ -16,7 +17,8 @@ use crate::target::TargetSpec;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
-    /// `all.<name>` answered every address in one response: the answer is complete.
+    /// `all.<name>` answered every address in one response, checked against the plain name: complete for
+    /// finding addresses (an absence from it is still settled only by the plain name's answers).
     All,
     /// Repeated queries of the name, unioned.
     Sampled,
@@ -38,13 +40,27 @@ pub struct Resolved {
     /// The sought addresses it saw.
     #[serde(default)]
     pub confirmed: BTreeSet<IpAddr>,
+    /// How far the answers can be trusted (independent answers, cached, complete, fallback reason).
+    #[serde(default)]
+    pub resolution: Resolution,
 }
 
 impl Resolved {
-    /// Whether the resolver looked for `ip` hard enough that its absence means something: either the answer
-    /// is complete (`all.`), or sampling was asked to find this very address.
+    /// Whether the absence of `ip` from this run's answers is settled (the rule of [`crate::evidence`]):
+    /// an answer was complete (below the per-answer maximum), or the resolver
+    /// looked for this very address and the independent answers make it very unlikely that a live address
+    /// was absent from all of them. Otherwise the absence is unconfirmed: neither counted nor reset.
     pub fn looked_for(&self, ip: &IpAddr) -> bool {
-        self.strategy == Strategy::All || self.sought.contains(ip)
+        if self.resolution.complete {
+            return true;
+        }
+        if !self.sought.contains(ip) {
+            return false;
+        }
+        // Every address that may be live: answered ones and those looked for.
+        let n = self.addresses.union(&self.sought).count();
+        let r = &self.resolution;
+        evidence::absence_settled(false, n, r.largest_answer as usize, r.independent_answers)
     }
 }
 
@@ -109,6 +125,9 @@ pub struct SaveRequest {
     /// The schedule slot whose look these counts include (the plan's `countedSlot`).
     #[serde(default)]
     pub counted_slot: Option<u64>,
+    /// Counts of addresses this run could not settle (the plan's `held`): kept as they were.
+    #[serde(default)]
+    pub held: Vec<Counted>,
     /// Who writes (the execution ARN).
     pub execution: String,
 }

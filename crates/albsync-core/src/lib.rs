@@ -7,6 +7,7 @@
 pub mod binding;
 pub mod errors;
 pub mod events;
+pub mod evidence;
 pub mod plan;
 pub mod rails;
 pub mod state;
@@ -15,9 +16,10 @@ pub mod target;
 #[cfg(test)]
 mod testing;
 
-pub use binding::{Binding, BindingError, Family, LookupLimits, TargetGroupArn};
+pub use binding::{Binding, BindingError, Family, LookupLimits, LookupMode, TargetGroupArn};
 pub use errors::ErrorName;
 pub use events::{Resolved, Strategy};
+pub use evidence::Resolution;
 pub use plan::{Counted, Miss, Plan};
 pub use state::StateDocument;
 pub use target::{HealthState, RegisteredTarget, TargetKey, TargetSpec};

@@ -61,6 +61,10 @@ pub struct Plan {
     /// Addresses registered or pending that DNS did not answer but that the resolver was not asked to look
     /// for: the state machine resolves again for them before anything is counted.
     pub unconfirmed: Vec<IpAddr>,
+    /// Unconfirmed addresses with a count from earlier runs: saved unchanged (neither counted nor reset) when
+    /// the run ends without settling them.
+    #[serde(default)]
+    pub held: Vec<Counted>,
     /// Targets to register now.
     pub register: Vec<TargetSpec>,
     /// Registered targets DNS did not answer (and was asked about), with their misses so far.
@@ -127,6 +131,7 @@ pub fn plan(
     let (live_only, both, pending_only) = merge(absent_live.iter(), absent_pending.iter());
 
     let mut unconfirmed = Vec::new();
+    let mut held = Vec::new();
     let mut missing = Vec::new();
     let mut forgotten = Vec::new();
     // Few addresses are ever absent: sorting this short list is cheaper than another merge.
@@ -136,6 +141,10 @@ pub fn plan(
     for (ip, is_live) in absent {
         if !resolved.looked_for(&ip) {
             unconfirmed.push(ip);
+            if let Some(misses) = pending.get(&ip) {
+                let first_missed_at = rfc3339_utc(state.map_or(now, |s| s.first_missed_secs(&ip, now)));
+                held.push(Counted { ip, port: binding.port, misses: *misses, first_missed_at, expired: false });
+            }
         } else if is_live {
             let first_missed_at = rfc3339_utc(state.map_or(now, |s| s.first_missed_secs(&ip, now)));
             missing.push(Miss {
@@ -188,6 +197,7 @@ pub fn plan(
     Plan {
         noop,
         unconfirmed,
+        held,
         register,
         missing,
         returned,
@@ -287,6 +297,7 @@ mod tests {
             queries: 1,
             sought: BTreeSet::new(),
             confirmed: BTreeSet::new(),
+            resolution: crate::evidence::Resolution { complete: true, ..Default::default() },
         }
     }
 
@@ -340,10 +351,21 @@ mod tests {
         let b = binding();
         let mut r = complete(&[1]);
         r.strategy = How::Sampled;
+        r.resolution = Default::default();
         let p = plan(&b, &r, &reg(&[1, 2], b.port, HealthState::Healthy), Some(&state(&[1, 2], &[(3, 1)])));
         assert_eq!(p.unconfirmed, vec![ip(2), ip(3)]);
         assert!(p.missing.is_empty() && p.forgotten.is_empty() && !p.noop);
         r.sought = [ip(2), ip(3)].into_iter().collect();
+        // Sought but without evidence: still unconfirmed, and a count it had is held.
+        let p = plan(&b, &r, &reg(&[1, 2], b.port, HealthState::Healthy), Some(&state(&[1, 2], &[(2, 1)])));
+        assert_eq!(p.unconfirmed, vec![ip(2)]);
+        assert_eq!(
+            p.held,
+            vec![Counted { ip: ip(2), port: b.port, misses: 1, first_missed_at: p.now.clone(), expired: false }]
+        );
+        // 100 independent answers of 1 among 3 addresses: (2/3)^100 settles both absences.
+        r.resolution.independent_answers = 100;
+        r.resolution.largest_answer = 1;
         let p = plan(&b, &r, &reg(&[1, 2], b.port, HealthState::Healthy), Some(&state(&[1, 2], &[(3, 1)])));
         assert_eq!(p.missing, vec![Miss { ip: ip(2), port: b.port, misses: 0, first_missed_at: rfc3339_utc(T0) }]);
         assert_eq!(p.forgotten, vec![ip(3)]);
@@ -438,7 +460,7 @@ mod tests {
         fn never_plans_to_remove_an_answered_address((dns, regd, pend) in arb_world(), sampled in any::<bool>()) {
             let b = binding();
             let mut r = complete(&dns);
-            if sampled { r.strategy = How::Sampled; r.sought = regd.iter().map(|i| ip(*i)).collect(); }
+            if sampled { r.strategy = How::Sampled; r.resolution = Default::default(); r.sought = regd.iter().map(|i| ip(*i)).collect(); }
             let p = plan(&b, &r, &reg(&regd, b.port, HealthState::Healthy), Some(&state(&dns, &pend)));
             for m in &p.missing { prop_assert!(!r.addresses.contains(&m.ip)); }
             for u in &p.unconfirmed { prop_assert!(!r.addresses.contains(u)); }

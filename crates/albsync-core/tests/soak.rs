@@ -18,6 +18,7 @@ use std::net::IpAddr;
 
 use albsync_core::Binding;
 use albsync_core::events::{Resolved, Strategy};
+use albsync_core::evidence::Resolution;
 use albsync_core::plan::{Counted, Plan, count_grace, next_first_missed, next_pending, plan};
 use albsync_core::rails::{check_deregistration, check_recorded};
 use albsync_core::state::StateDocument;
@@ -155,6 +156,8 @@ impl World {
                     queries: 1,
                     sought: BTreeSet::new(),
                     confirmed: BTreeSet::new(),
+                    // The soak's DNS answers are whole: every absence is settled at once.
+                    resolution: Resolution { complete: true, independent_answers: 1, ..Resolution::default() },
                 };
                 let etag = self.doc.as_ref().map(|(_, e)| *e);
                 let p = plan(&self.binding, &resolved, &self.described(), self.doc.as_ref().map(|(d, _)| d), self.now);

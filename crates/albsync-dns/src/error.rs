@@ -33,6 +33,20 @@ pub enum DnsError {
         /// The name asked for (no trailing dot).
         name: String,
     },
+    /// Authoritative mode found no name server for the name's zone (no NS records, or none with an address).
+    #[error("{name}: no authoritative name server found for its zone (lookup.mode authoritative)")]
+    NoNameServers {
+        /// The name asked for (no trailing dot).
+        name: String,
+    },
+    /// The invocation's deadline came before any usable answer; nothing was confirmed.
+    #[error("{name}: no answer before the invocation's deadline ({budget_ms} ms were left for DNS)")]
+    DeadlineReached {
+        /// The name asked for (no trailing dot).
+        name: String,
+        /// How much time the pass had.
+        budget_ms: u64,
+    },
     /// An answer held an address outside the allowed ranges; nothing is returned then, since
     /// registering such an address would send traffic somewhere unintended.
     #[error("{name} answered {address}, which is outside the allowed address ranges")]
@@ -72,7 +86,14 @@ impl DnsError {
     /// timeouts and network errors; false for answers that say something about the name
     /// (NXDOMAIN, no address, foreign address) and for invalid input or configuration.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::ServerFailure { .. } | Self::Timeout { .. } | Self::Io { .. })
+        matches!(
+            self,
+            Self::ServerFailure { .. }
+                | Self::Timeout { .. }
+                | Self::DeadlineReached { .. }
+                | Self::NoNameServers { .. }
+                | Self::Io { .. }
+        )
     }
 }
 
@@ -87,6 +108,8 @@ mod tests {
             DnsError::NoAddresses { name: name.clone() },
             DnsError::ServerFailure { name: name.clone(), code: "SERVFAIL".to_owned() },
             DnsError::Timeout { name: name.clone() },
+            DnsError::DeadlineReached { name: name.clone(), budget_ms: 900 },
+            DnsError::NoNameServers { name: name.clone() },
             DnsError::ForeignAddress { name: name.clone(), address: IpAddr::from([8, 8, 8, 8]) },
             DnsError::Io { name: name.clone(), message: "connection refused".to_owned() },
             DnsError::InvalidName { name, reason: "empty".to_owned() },
@@ -97,7 +120,7 @@ mod tests {
     #[test]
     fn only_server_failures_timeouts_and_network_errors_are_retryable() {
         let retryable: Vec<bool> = every_variant().iter().map(DnsError::is_retryable).collect();
-        assert_eq!(retryable, [false, false, true, true, false, true, false, false]);
+        assert_eq!(retryable, [false, false, true, true, true, true, false, true, false, false]);
     }
 
     #[test]

@@ -9,36 +9,34 @@
 //!
 //! # The algorithm ([`resolve`])
 //!
-//! 1. **`all.<name>` once.** AWS's own ELB tooling uses this convention: it answers every
-//!    address of the load balancer in one response. If it yields addresses, they are the
-//!    answer ([`Strategy::All`]); since the answer is complete, an expected address absent from
-//!    it is genuinely gone. The convention is not documented for every name form, so NXDOMAIN
-//!    or an empty answer falls back to sampling, and so does a failure (SERVFAIL, timeout): the
-//!    plain name may still work, and if it fails too, the plain name's error is reported.
-//! 2. **Targeted sampling of `<name>`** ([`Strategy::Sampled`]): query repeatedly and union the
-//!    answers until every *expected* address (the caller's current targets) has been seen and
-//!    the last `settle_queries` answers brought nothing new, or until the `max_queries` budget
-//!    is spent. The original Lambda (2017) stopped as soon as an answer held fewer than 8
-//!    records, or after a fixed count, so with more than 8 addresses it routinely missed some,
-//!    and a missed address looked exactly like a vanished one. Here the stop rule looks for the
-//!    addresses whose absence would have consequences, and the result says which of them were
-//!    confirmed: an expected address that was not seen is *unconfirmed* (the caller looks again
-//!    or waits), never "missing". Spending the budget is therefore not an error.
+//! 1. **`all.<name>` is a claim to check, never the truth.** AWS's own ELB tooling asks `all.<name>`
+//!    (and `all.ipv6.<name>` for AAAA), which may answer every address at once; the convention is not
+//!    documented, and such an answer may be capped (8 records, like every Route 53 answer), partial or
+//!    stale. So the plain name is asked a few times too, and the `all.` answer is taken as complete only
+//!    when it holds every address the plain name answered and is not exactly the per-answer maximum.
+//!    Otherwise the run samples, and the result says why (`resolution.fallback`, logged at info).
+//! 2. **Targeted sampling of `<name>`**, stopped by the evidence rule of [`albsync_core::evidence`]:
+//!    an answer below the per-answer maximum is complete (one query); otherwise sampling continues until
+//!    every expected address was seen and a quiet stretch scaled to the rotation passed, or until the
+//!    absence of the unseen ones is settled (a live one would have been absent from every *independent*
+//!    answer with probability below 10^-6), or until no new record set comes (a caching answerer: more
+//!    queries add no evidence), the budget is spent or the invocation's deadline is near. An expected
+//!    address whose absence is not settled is *unconfirmed*: the caller neither counts nor resets it.
 //! 3. **Every answered address must lie inside the allowed ranges**, checked on every answer
 //!    before anything is returned ([`DnsError::ForeignAddress`]): a poisoned or misconfigured
 //!    zone must not make the NLB forward traffic to an arbitrary address.
 //!
 //! The first plain answer decides the name's outcome (NXDOMAIN, no address, server failure,
-//! timeout). Later, a failing query is retried within the budget; if the budget or the
-//! `retries` limit runs out while failing, the failure is reported rather than a partial set.
+//! timeout), unless another name server can be asked. Later, a failing query is retried within the
+//! budget; if the budget or the `retries` limit runs out while failing, the failure is reported rather
+//! than a partial set.
 //!
-//! # Resolver settings
+//! # Wire
 //!
-//! No cache (every query must reach the name server, or sampling sees the same 8 addresses
-//! forever), no hidden retries (the loop above decides), a hard per-query timeout (a dead
-//! server costs at most `timeout` per query), A or AAAA per [`Family`], and either an explicit
-//! name server (tests, the demo) or the system configuration (Lambda).
+//! Every query goes on the wire exactly once (no cache, no hidden re-sends) with a hard per-query
+//! timeout; see [`Resolver`].
 
+mod authoritative;
 mod error;
 mod resolver;
 mod sampling;
@@ -46,47 +44,102 @@ mod sampling;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use albsync_core::evidence::Tally;
+use albsync_core::{Family, Resolution, Resolved, Strategy};
 use hickory_resolver::proto::rr::Name;
+use tokio::time::Instant;
 use tracing::info;
 
 pub mod binding;
 
-pub use binding::{config_for, resolve_binding};
+pub use binding::{config_for, resolve_binding, resolve_binding_until};
 pub use error::DnsError;
-pub use resolver::{Family, Resolver, ResolverConfig};
-pub use sampling::{Resolution, Strategy};
+pub use resolver::{Resolver, ResolverConfig};
+pub use sampling::DEADLINE_MARGIN;
 
 use crate::sampling::Limits;
 
-/// Resolves `name` to every address it has, looking in particular for `expected` (the
-/// addresses currently registered; may be empty). See the crate documentation for the rules.
-pub async fn resolve(resolver: &Resolver, name: &str, expected: &BTreeSet<IpAddr>) -> Result<Resolution, DnsError> {
+/// Resolves `name` to every address it has, looking in particular for `expected` (may be empty). See the
+/// crate documentation for the rules.
+pub async fn resolve(resolver: &Resolver, name: &str, expected: &BTreeSet<IpAddr>) -> Result<Resolved, DnsError> {
+    resolve_pass(resolver, name, expected, None, None).await
+}
+
+/// One pass: the first (asks `all.`), or a later one continuing from `previous` (its addresses and its
+/// evidence; `all.` is not asked again). Stops before `deadline`.
+pub async fn resolve_pass(
+    resolver: &Resolver,
+    name: &str,
+    expected: &BTreeSet<IpAddr>,
+    previous: Option<&Resolved>,
+    deadline: Option<Instant>,
+) -> Result<Resolved, DnsError> {
     let name = parse_name(name)?;
-    // A name already at the 255-octet limit has no room for "all."; it can still be sampled.
-    let all = name.prepend_label("all").ok();
     let config = resolver.config();
     let limits = Limits {
         max_queries: config.max_queries,
         settle_queries: config.settle_queries,
-        settle_factor: config.settle_factor,
         retries: config.retries,
+        check_queries: config.check_queries,
+        timeout: config.timeout,
         allowed: config.allowed.clone(),
+        deadline,
+        servers: resolver.servers().len(),
     };
-    let resolution = sampling::run(resolver, &limits, &name, all.as_ref(), expected).await?;
+    // A name already at the 255-octet limit has no room for "all."; it can still be sampled.
+    let alls: Vec<Name> = match (previous, config.family) {
+        (Some(_), _) => Vec::new(),
+        (None, Family::Ipv4) => name.prepend_label("all").ok().into_iter().collect(),
+        (None, Family::Ipv6) => {
+            [name.prepend_label("ipv6").and_then(|n| n.prepend_label("all")), name.prepend_label("all")]
+                .into_iter()
+                .filter_map(Result::ok)
+                .collect()
+        }
+    };
+    let known = previous.map(|p| p.addresses.clone()).unwrap_or_default();
+    let tally = previous.map(|p| Tally::continuing(&p.resolution)).unwrap_or_default();
+    let sent_before = resolver.sent();
+    let pass = sampling::run(resolver, &limits, &name, &alls, expected, &known, tally).await?;
+    let queries = resolver.sent().saturating_sub(sent_before);
+    let mut resolution = Resolution {
+        fallback: pass.fallback.or_else(|| previous.and_then(|p| p.resolution.fallback.clone())),
+        timed_out: pass.timed_out,
+        passes: previous.map_or(1, |p| p.resolution.passes.saturating_add(1)),
+        ..pass.tally.summary()
+    };
+    resolution.may_look_again = false;
+    let mut sought = expected.clone();
+    let mut confirmed: BTreeSet<IpAddr> = expected.intersection(&pass.addresses).copied().collect();
+    if let Some(previous) = previous {
+        sought.extend(previous.sought.iter().copied());
+        confirmed.extend(previous.confirmed.iter().copied());
+    }
+    let resolved = Resolved {
+        addresses: pass.addresses,
+        strategy: if pass.all { Strategy::All } else { Strategy::Sampled },
+        queries: queries.saturating_add(previous.map_or(0, |p| p.queries)),
+        sought,
+        confirmed,
+        resolution,
+    };
     info!(
         name = %resolver::display_name(&name),
-        strategy = ?resolution.strategy,
-        queries = resolution.queries,
-        addresses = resolution.addresses.len(),
-        sought = resolution.sought.len(),
-        confirmed = resolution.confirmed.len(),
+        strategy = ?resolved.strategy,
+        queries,
+        addresses = resolved.addresses.len(),
+        independent = resolved.resolution.independent_answers,
+        cached = resolved.resolution.cached,
+        complete = resolved.resolution.complete,
+        timed_out = resolved.resolution.timed_out,
+        fallback = resolved.resolution.fallback.as_deref().unwrap_or("-"),
         "resolved"
     );
-    Ok(resolution)
+    Ok(resolved)
 }
 
 /// Parses a name as absolute (the caller's name never goes through search domains).
-fn parse_name(text: &str) -> Result<Name, DnsError> {
+pub(crate) fn parse_name(text: &str) -> Result<Name, DnsError> {
     let invalid = |reason: &str| DnsError::InvalidName { name: text.to_owned(), reason: reason.to_owned() };
     if text.trim_end_matches('.').is_empty() {
         return Err(invalid("empty"));

@@ -1,123 +1,92 @@
-//! One DNS query at a time, with nothing remembered between queries: the hickory resolver set up
-//! without cache, without retries and with a hard per-query timeout, and its errors turned into
-//! [`DnsError`]s.
+//! One DNS query at a time, on the wire, with nothing remembered between queries.
 //!
-//! Sampling only works if every query really reaches the name server: a cached answer would
-//! repeat the same 8 addresses and make the sample look settled when it is not.
+//! A small stub client on hickory-proto's message codec instead of hickory-resolver's lookup: sampling needs
+//! every query to reach a name server exactly once (hickory's UDP client re-sends a query up to 3 times
+//! within its timeout), the TTL of every answer (to recognise a caching answerer), and the choice of the
+//! server per query (authoritative mode rotates among the zone's name servers). One query is one UDP
+//! datagram, plus one TCP exchange when the answer is truncated; [`Resolver::sent`] counts what went on
+//! the wire. A name server that does not answer costs at most `timeout` per query.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig as HickoryConfig};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
+use albsync_core::Family;
+use hickory_resolver::proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use ipnet::IpNet;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
 
 use crate::error::DnsError;
 
-/// The address family looked up.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// A records.
-    #[default]
-    V4,
-    /// AAAA records.
-    V6,
-}
-
-impl Family {
-    fn record_type(self) -> RecordType {
-        match self {
-            Self::V4 => RecordType::A,
-            Self::V6 => RecordType::AAAA,
-        }
-    }
-}
+/// UDP payload size advertised with EDNS: the DNS Flag Day 2020 value, which avoids IP fragmentation; larger
+/// answers come truncated and are fetched again over TCP.
+const EDNS_PAYLOAD: u16 = 1232;
 
 /// How a [`Resolver`] asks and how long [`crate::resolve`] keeps sampling.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResolverConfig {
     /// A (IPv4) or AAAA (IPv6).
     pub family: Family,
-    /// The name server to ask (UDP, TCP on truncation); `None`: the system configuration
-    /// (`/etc/resolv.conf`), which is what a Lambda function should use.
-    pub name_server: Option<SocketAddr>,
-    /// Budget of queries for the plain name while sampling (the single `all.` query comes on
-    /// top). Spending it is not an error. Values below 1 count as 1.
+    /// The name servers to ask, in turn (UDP, TCP on truncation); empty: the system configuration
+    /// (`/etc/resolv.conf`), which is what a Lambda function uses in resolver mode.
+    pub name_servers: Vec<SocketAddr>,
+    /// Budget of queries per pass (every query on the wire counts). Spending it is not an error. Values
+    /// below 1 count as 1.
     pub max_queries: u32,
-    /// Sampling stops once every expected address was seen and this many answers in a row
-    /// brought no new address.
+    /// The least number of answers in a row without a new address before sampling that found everything
+    /// it looked for stops; also how many answers in a row without a new record set end a pass.
     pub settle_queries: u32,
-    /// Scales the quiet stretch with the number of addresses per answer (see `settle_after`); 0 turns it off.
-    pub settle_factor: u32,
     /// How long one query may take; also the most a dead server costs per query.
     pub timeout: Duration,
     /// Every answered address must lie in one of these ranges. Empty: every address is refused
     /// (the safe failure when a caller forgot to say what is acceptable).
     pub allowed: Vec<IpNet>,
     /// After the run has answers, a failing query is retried (each retry spends budget); this
-    /// many failures in a row end the run with the failure. Bounds the time a server that dies
-    /// mid-run costs to `(retries + 1) × timeout`.
+    /// many failures in a row end the run with the failure.
     pub retries: u32,
+    /// How many plain-name answers check an `all.` answer.
+    pub check_queries: u32,
 }
 
 impl Default for ResolverConfig {
     fn default() -> Self {
         Self {
-            family: Family::V4,
-            name_server: None,
+            family: Family::Ipv4,
+            name_servers: Vec::new(),
             max_queries: 200,
             settle_queries: 10,
-            settle_factor: 4,
             timeout: Duration::from_secs(2),
             allowed: Vec::new(),
             retries: 3,
+            check_queries: 3,
         }
     }
 }
 
-/// Asks one name server (or the system's) with the settings of a [`ResolverConfig`].
-#[derive(Clone, Debug)]
+/// One answer: its addresses of the asked family and the lowest TTL among them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub addresses: Vec<IpAddr>,
+    pub ttl: u32,
+}
+
+/// Asks the configured name servers, one query at a time.
+#[derive(Debug)]
 pub struct Resolver {
-    inner: TokioResolver,
     config: ResolverConfig,
+    servers: Vec<SocketAddr>,
+    next: AtomicUsize,
+    sent: AtomicU32,
 }
 
 impl Resolver {
-    /// Builds a resolver; fails only if the system configuration is needed and unreadable.
-    /// Queries need a Tokio runtime with time and I/O enabled.
+    /// Builds a resolver; fails only if the system configuration is needed and unreadable or empty.
     pub fn new(config: ResolverConfig) -> Result<Self, DnsError> {
-        let provider = TokioRuntimeProvider::default();
-        let mut builder = match config.name_server {
-            Some(server) => {
-                let mut name_server = NameServerConfig::udp_and_tcp(server.ip());
-                for connection in &mut name_server.connections {
-                    connection.port = server.port();
-                }
-                TokioResolver::builder_with_config(HickoryConfig::from_name_servers(vec![name_server]), provider)
-            }
-            None => TokioResolver::builder(provider).map_err(|error| DnsError::Configuration {
-                message: format!("cannot read the system resolver configuration: {error}"),
-            })?,
-        };
-        let options = builder.options_mut();
-        // cache_size 0 stops hickory 0.26 from caching (a test proves it against a 60 s TTL);
-        // the zero maximum TTLs keep it so should a later cache hold entries until housekeeping.
-        options.cache_size = 0;
-        options.positive_max_ttl = Some(Duration::ZERO);
-        options.negative_max_ttl = Some(Duration::ZERO);
-        // hickory counts retries here, not tries: 0 means each query is sent once, so the
-        // sampling loop alone decides about retrying and the timeout bounds one query.
-        options.attempts = 0;
-        options.timeout = config.timeout;
-        options.use_hosts_file = ResolveHosts::Never;
-        options.try_tcp_on_error = false;
-        let inner = builder.build().map_err(|error| DnsError::Configuration { message: error.to_string() })?;
-        Ok(Self { inner, config })
+        let servers = if config.name_servers.is_empty() { system_name_servers()? } else { config.name_servers.clone() };
+        Ok(Self { config, servers, next: AtomicUsize::new(0), sent: AtomicU32::new(0) })
     }
 
     /// The settings this resolver was built with.
@@ -125,31 +94,134 @@ impl Resolver {
         &self.config
     }
 
-    /// One query for the configured family. An empty address list never comes back: it is
-    /// [`DnsError::NoAddresses`].
-    pub(crate) async fn query(&self, name: &Name) -> Result<Vec<IpAddr>, DnsError> {
-        let family = self.config.family;
-        let lookup = self.inner.lookup(name.clone(), family.record_type());
-        // hickory bounds the query by the same timeout; this guard makes the bound hold whatever
-        // path (UDP retransmission, TCP after truncation) the query takes inside hickory.
-        let result = tokio::time::timeout(self.config.timeout, lookup)
-            .await
-            .map_err(|_| DnsError::Timeout { name: display_name(name) })?;
-        let lookup = result.map_err(|error| classify(name, error))?;
-        let addresses: Vec<IpAddr> = lookup
-            .answers()
-            .iter()
-            .filter_map(|record| match (&record.data, family) {
-                (RData::A(a), Family::V4) => Some(IpAddr::V4(a.0)),
-                (RData::AAAA(aaaa), Family::V6) => Some(IpAddr::V6(aaaa.0)),
-                _ => None,
-            })
-            .collect();
-        if addresses.is_empty() {
-            return Err(DnsError::NoAddresses { name: display_name(name) });
-        }
-        Ok(addresses)
+    /// The name servers asked in turn.
+    pub fn servers(&self) -> &[SocketAddr] {
+        &self.servers
     }
+
+    /// Queries sent on the wire so far (UDP datagrams plus TCP exchanges).
+    pub fn sent(&self) -> u32 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// One query for the configured family, to the next server in turn, within `timeout` (at most the
+    /// configured one). An empty address list never comes back: it is [`DnsError::NoAddresses`].
+    pub(crate) async fn query(&self, name: &Name, timeout: Duration) -> Result<Answer, DnsError> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        let server = self.servers[index % self.servers.len()];
+        let record_type = match self.config.family {
+            Family::Ipv4 => RecordType::A,
+            Family::Ipv6 => RecordType::AAAA,
+        };
+        let timeout = timeout.min(self.config.timeout);
+        let message = tokio::time::timeout(timeout, self.exchange(server, name, record_type))
+            .await
+            .map_err(|_| DnsError::Timeout { name: display_name(name) })??;
+        answer_of(name, &message, self.config.family)
+    }
+
+    /// The raw response to one query of `record_type` (also NS, for authoritative mode).
+    pub(crate) async fn exchange(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+        record_type: RecordType,
+    ) -> Result<Message, DnsError> {
+        let io_error = |error: io::Error| DnsError::Io { name: display_name(name), message: error.to_string() };
+        let mut request = Message::query();
+        request.metadata.recursion_desired = true;
+        request.add_query(Query::query(name.clone(), record_type));
+        let mut edns = Edns::new();
+        edns.set_max_payload(EDNS_PAYLOAD);
+        request.set_edns(edns);
+        let id = request.metadata.id;
+        let bytes = request.to_vec().map_err(|e| io_error(io::Error::other(e.to_string())))?;
+
+        let local: SocketAddr = match server {
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let socket = UdpSocket::bind(local).await.map_err(io_error)?;
+        socket.connect(server).await.map_err(io_error)?;
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        socket.send(&bytes).await.map_err(io_error)?;
+        let mut buffer = vec![0u8; usize::from(EDNS_PAYLOAD).max(4096)];
+        let response = loop {
+            let length = socket.recv(&mut buffer).await.map_err(io_error)?;
+            // A stray or late datagram for another query is not ours: keep waiting for our id.
+            match Message::from_vec(&buffer[..length]) {
+                Ok(message) if message.metadata.id == id && message.metadata.message_type == MessageType::Response => {
+                    break message;
+                }
+                _ => continue,
+            }
+        };
+        if !response.metadata.truncation {
+            return Ok(response);
+        }
+        // Truncated: the same question over TCP (RFC 7766), one more query on the wire.
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let mut stream = TcpStream::connect(server).await.map_err(io_error)?;
+        let length = u16::try_from(bytes.len()).map_err(|e| io_error(io::Error::other(e.to_string())))?;
+        stream.write_all(&length.to_be_bytes()).await.map_err(io_error)?;
+        stream.write_all(&bytes).await.map_err(io_error)?;
+        let mut prefix = [0u8; 2];
+        stream.read_exact(&mut prefix).await.map_err(io_error)?;
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(prefix))];
+        stream.read_exact(&mut body).await.map_err(io_error)?;
+        let message = Message::from_vec(&body).map_err(|e| io_error(io::Error::other(e.to_string())))?;
+        if message.metadata.id != id {
+            return Err(io_error(io::Error::other("TCP answer for another query")));
+        }
+        Ok(message)
+    }
+}
+
+/// The addresses of the family in a response, or the typed failure it stands for.
+fn answer_of(name: &Name, message: &Message, family: Family) -> Result<Answer, DnsError> {
+    let display = display_name(name);
+    match message.metadata.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => return Err(DnsError::NameNotFound { name: display }),
+        code => return Err(DnsError::ServerFailure { name: display, code: mnemonic(code) }),
+    }
+    let mut ttl = u32::MAX;
+    let addresses: Vec<IpAddr> = message
+        .answers
+        .iter()
+        .filter_map(|record| {
+            let address = match (&record.data, family) {
+                (RData::A(a), Family::Ipv4) => IpAddr::V4(a.0),
+                (RData::AAAA(aaaa), Family::Ipv6) => IpAddr::V6(aaaa.0),
+                _ => return None,
+            };
+            ttl = ttl.min(record.ttl);
+            Some(address)
+        })
+        .collect();
+    if addresses.is_empty() {
+        return Err(DnsError::NoAddresses { name: display });
+    }
+    Ok(Answer { addresses, ttl })
+}
+
+/// The name servers of `/etc/resolv.conf` (port 53 unless it says otherwise).
+fn system_name_servers() -> Result<Vec<SocketAddr>, DnsError> {
+    let (config, _) = hickory_resolver::system_conf::read_system_conf().map_err(|error| DnsError::Configuration {
+        message: format!("cannot read the system resolver configuration: {error}"),
+    })?;
+    let mut servers: Vec<SocketAddr> = Vec::new();
+    for server in config.name_servers() {
+        let port = server.connections.first().map_or(53, |c| c.port);
+        let address = SocketAddr::new(server.ip, port);
+        if !servers.contains(&address) {
+            servers.push(address);
+        }
+    }
+    if servers.is_empty() {
+        return Err(DnsError::Configuration { message: "the system resolver configuration names no server".into() });
+    }
+    Ok(servers)
 }
 
 /// The name as people write it: no trailing dot.
@@ -161,23 +233,8 @@ pub(crate) fn display_name(name: &Name) -> String {
     }
 }
 
-fn classify(name: &Name, error: NetError) -> DnsError {
-    let name = display_name(name);
-    match error {
-        NetError::Dns(HickoryDnsError::NoRecordsFound(no_records)) => match no_records.response_code {
-            ResponseCode::NXDomain => DnsError::NameNotFound { name },
-            ResponseCode::NoError => DnsError::NoAddresses { name },
-            code => DnsError::ServerFailure { name, code: mnemonic(code) },
-        },
-        NetError::Dns(HickoryDnsError::ResponseCode(code)) => DnsError::ServerFailure { name, code: mnemonic(code) },
-        NetError::Timeout => DnsError::Timeout { name },
-        NetError::Io(io_error) if io_error.kind() == io::ErrorKind::TimedOut => DnsError::Timeout { name },
-        other => DnsError::Io { name, message: other.to_string() },
-    }
-}
-
 /// The short names operators know from `dig`.
-fn mnemonic(code: ResponseCode) -> String {
+pub(crate) fn mnemonic(code: ResponseCode) -> String {
     match code {
         ResponseCode::NoError => "NOERROR".to_owned(),
         ResponseCode::FormErr => "FORMERR".to_owned(),
@@ -201,19 +258,16 @@ mod tests {
     }
 
     #[test]
-    fn refused_and_servfail_are_server_failures_with_their_mnemonic() {
+    fn response_codes_become_typed_failures() {
         let name = Name::from_ascii("alb.test.").expect("name");
         for (code, text) in [(ResponseCode::ServFail, "SERVFAIL"), (ResponseCode::Refused, "REFUSED")] {
-            let error = classify(&name, NetError::Dns(HickoryDnsError::ResponseCode(code)));
+            let message = Message::error_msg(1, hickory_resolver::proto::op::OpCode::Query, code);
+            let error = answer_of(&name, &message, Family::Ipv4).expect_err("failure");
             assert_eq!(error, DnsError::ServerFailure { name: "alb.test".to_owned(), code: text.to_owned() });
         }
-    }
-
-    #[test]
-    fn a_timeout_and_an_io_error_keep_their_kind() {
-        let name = Name::from_ascii("alb.test.").expect("name");
-        assert!(matches!(classify(&name, NetError::Timeout), DnsError::Timeout { .. }));
-        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        assert!(matches!(classify(&name, NetError::from(refused)), DnsError::Io { .. }));
+        let message = Message::error_msg(1, hickory_resolver::proto::op::OpCode::Query, ResponseCode::NXDomain);
+        assert!(matches!(answer_of(&name, &message, Family::Ipv4), Err(DnsError::NameNotFound { .. })));
+        let empty = Message::response(1, hickory_resolver::proto::op::OpCode::Query);
+        assert!(matches!(answer_of(&name, &empty, Family::Ipv4), Err(DnsError::NoAddresses { .. })));
     }
 }

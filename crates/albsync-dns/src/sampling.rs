@@ -1,160 +1,274 @@
-//! The lookup algorithm: `all.<name>` first, targeted sampling of `<name>` otherwise, and the
-//! allowed-range check on every answer. Written against [`Source`] so the stop and retry rules
-//! can be tested with scripted answer sequences as well as against a real server.
+//! The algorithm of [`crate::resolve`]: `all.` as a claim to check, then sampling governed by the evidence
+//! rule of [`albsync_core::evidence`], within a query budget and the invocation's deadline.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::time::Duration;
 
+use albsync_core::evidence::{MAX_PER_ANSWER, Tally, quiet_needed};
 use hickory_resolver::proto::rr::Name;
 use ipnet::IpNet;
+use tokio::time::Instant;
 use tracing::debug;
 
 use crate::error::DnsError;
-use crate::resolver::{Resolver, display_name};
+use crate::resolver::{Answer, Resolver, display_name};
 
-/// How the addresses were found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Strategy {
-    /// One answer for `all.<name>`, which lists every address of the load balancer.
-    All,
-    /// The union of repeated answers for `<name>`.
-    Sampled,
-}
+/// The most a pass keeps back from the invocation's deadline: time to return the result to Lambda.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
-/// The outcome of [`crate::resolve`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Resolution {
-    /// Every address seen (each inside the allowed ranges); never empty.
-    pub addresses: BTreeSet<IpAddr>,
-    /// How they were found.
-    pub strategy: Strategy,
-    /// Queries sent, the `all.` query included.
-    pub queries: u32,
-    /// The expected addresses this run looked for (the caller's `expected`).
-    pub sought: BTreeSet<IpAddr>,
-    /// The sought addresses that were seen. A sought address missing here was not found, which
-    /// after sampling does NOT mean it is gone: the budget may have run out first. Only with
-    /// [`Strategy::All`] is the answer complete.
-    pub confirmed: BTreeSet<IpAddr>,
-}
-
-/// The rules of one run, taken from the resolver's configuration.
+/// What bounds one pass.
 #[derive(Clone, Debug)]
 pub(crate) struct Limits {
     pub max_queries: u32,
     pub settle_queries: u32,
-    pub settle_factor: u32,
     pub retries: u32,
+    pub check_queries: u32,
+    pub timeout: Duration,
     pub allowed: Vec<IpNet>,
+    /// Stop before this instant (minus [`DEADLINE_MARGIN`]); `None`: no deadline (the CLI).
+    pub deadline: Option<Instant>,
+    /// Name servers asked in turn: a failure before the first answer is retried on another one.
+    pub servers: usize,
 }
 
-/// Something that answers one query with at least one address, or a typed error.
+/// Something that answers one query, and counts what it sent.
 pub(crate) trait Source {
-    async fn query(&self, name: &Name) -> Result<Vec<IpAddr>, DnsError>;
+    async fn query(&self, name: &Name, timeout: Duration) -> Result<Answer, DnsError>;
+    fn sent(&self) -> u32;
 }
 
 impl Source for Resolver {
-    async fn query(&self, name: &Name) -> Result<Vec<IpAddr>, DnsError> {
-        Resolver::query(self, name).await
+    async fn query(&self, name: &Name, timeout: Duration) -> Result<Answer, DnsError> {
+        Resolver::query(self, name, timeout).await
+    }
+    fn sent(&self) -> u32 {
+        Resolver::sent(self)
     }
 }
 
-/// Runs the algorithm for `name` (with `all` = `all.<name>` when that is a valid name).
-/// How many answers in a row must bring nothing new before sampling stops.
-///
-/// With `n` addresses rotated `k` at a time, one particular unseen address stays unseen through `m` answers
-/// with probability about `exp(-m k / n)`. Waiting `factor n / k` answers (default factor 4) puts that near 2%, so the caller's
-/// second, targeted look (and its extra state transitions) is rarely needed; queries are free, transitions
-/// are not. Small sets that fit in one answer need only the configured minimum.
-pub(crate) fn settle_after(settle_queries: u32, factor: u32, seen: usize, largest_answer: usize) -> u32 {
-    let scaled = (factor as usize).saturating_mul(seen.div_ceil(largest_answer.max(1)));
-    settle_queries.max(u32::try_from(scaled).unwrap_or(u32::MAX))
+/// What one pass found.
+#[derive(Debug)]
+pub(crate) struct Pass {
+    /// Every address the plain name answered (plus the earlier passes' addresses), or a checked `all.`.
+    pub addresses: BTreeSet<IpAddr>,
+    /// Whether a checked `all.` answer was taken.
+    pub all: bool,
+    pub tally: Tally,
+    pub fallback: Option<String>,
+    pub timed_out: bool,
 }
 
+/// The state of the sampling loop of one pass.
+struct Sampler<'a, S> {
+    source: &'a S,
+    limits: &'a Limits,
+    name: &'a Name,
+    seen: BTreeSet<IpAddr>,
+    tally: Tally,
+    answered: bool,
+    quiet: u32,
+    stale: u32,
+    failures_in_a_row: u32,
+    pending_failure: Option<DnsError>,
+    timed_out: bool,
+    started_sent: u32,
+}
+
+enum Step {
+    Answered,
+    Stop,
+}
+
+impl<S: Source> Sampler<'_, S> {
+    /// Time left for one more query, or `None` when the deadline is too near.
+    fn time_for_a_query(&mut self) -> Option<Duration> {
+        let Some(deadline) = self.limits.deadline else { return Some(self.limits.timeout) };
+        let left = deadline.saturating_duration_since(Instant::now()).saturating_sub(DEADLINE_MARGIN);
+        // A query with much less than its timeout left would likely be cut off as a false timeout.
+        if left < self.limits.timeout.min(Duration::from_millis(200)) {
+            self.timed_out = true;
+            return None;
+        }
+        Some(left.min(self.limits.timeout))
+    }
+
+    fn spent(&self) -> u32 {
+        self.source.sent().saturating_sub(self.started_sent)
+    }
+
+    /// One query of the plain name, folded into the evidence.
+    async fn ask(&mut self) -> Result<Step, DnsError> {
+        let Some(timeout) = self.time_for_a_query() else { return Ok(Step::Stop) };
+        match self.source.query(self.name, timeout).await {
+            Ok(answer) => {
+                let addresses = allowed_addresses(self.name, answer.addresses, &self.limits.allowed)?;
+                self.answered = true;
+                self.failures_in_a_row = 0;
+                self.pending_failure = None;
+                if self.tally.record(&addresses, answer.ttl) {
+                    self.stale = 0;
+                } else {
+                    self.stale += 1;
+                }
+                let before = self.seen.len();
+                self.seen.extend(addresses);
+                self.quiet = if self.seen.len() > before { 0 } else { self.quiet + 1 };
+                Ok(Step::Answered)
+            }
+            // Before any answer, a failure is the name's outcome, unless another name server can be tried.
+            Err(error) if !self.answered => {
+                if error.is_retryable() && self.failures_in_a_row + 1 < self.limits.servers as u32 {
+                    self.failures_in_a_row += 1;
+                    debug!(%error, "first query failed; asking the next name server");
+                    self.pending_failure = Some(error);
+                    return Ok(Step::Answered);
+                }
+                Err(error)
+            }
+            Err(error) if error.is_retryable() => {
+                self.failures_in_a_row += 1;
+                if self.failures_in_a_row > self.limits.retries {
+                    return Err(error);
+                }
+                debug!(%error, "query failed mid-run; retrying");
+                self.pending_failure = Some(error);
+                Ok(Step::Answered)
+            }
+            // NXDOMAIN or an empty answer after addresses were answered: the name changed under us, so no
+            // set from this run can be trusted.
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether the pass has what it came for: the stop rule of the evidence module.
+    fn done(&self, expected: &BTreeSet<IpAddr>) -> bool {
+        if !self.answered {
+            return false;
+        }
+        if self.tally.complete() {
+            return true;
+        }
+        let n = self.seen.union(expected).count();
+        let k = self.tally.largest().max(1);
+        let unseen = !expected.is_subset(&self.seen);
+        if !unseen && self.quiet >= quiet_needed(self.limits.settle_queries, n, k) {
+            return true;
+        }
+        if unseen && self.tally.settles(n) {
+            return true;
+        }
+        // No new record set for a while (a cache, or a small rotation exhausted): more queries would
+        // not add evidence in this pass.
+        self.stale >= self.limits.settle_queries.max(1)
+    }
+}
+
+/// Runs one pass for `name`. `alls` are the `all.` forms to try (none on a later pass); `known` the
+/// addresses of earlier passes; `tally` their evidence.
 pub(crate) async fn run(
     source: &impl Source,
     limits: &Limits,
     name: &Name,
-    all: Option<&Name>,
+    alls: &[Name],
     expected: &BTreeSet<IpAddr>,
-) -> Result<Resolution, DnsError> {
-    let mut queries = 0u32;
+    known: &BTreeSet<IpAddr>,
+    tally: Tally,
+) -> Result<Pass, DnsError> {
+    let mut sampler = Sampler {
+        source,
+        limits,
+        name,
+        seen: known.clone(),
+        tally,
+        answered: !known.is_empty(),
+        quiet: 0,
+        stale: 0,
+        failures_in_a_row: 0,
+        pending_failure: None,
+        timed_out: false,
+        started_sent: source.sent(),
+    };
+    let budget = limits.max_queries.max(1);
 
-    if let Some(all) = all {
-        queries += 1;
-        match source.query(all).await {
+    let mut fallback = None;
+    let mut claim: Option<(Name, BTreeSet<IpAddr>)> = None;
+    let mut reasons = Vec::new();
+    for all in alls {
+        let Some(timeout) = sampler.time_for_a_query() else { break };
+        match source.query(all, timeout).await {
             Ok(answer) => {
-                let addresses = allowed_addresses(all, answer, &limits.allowed)?;
-                // all. lists every address, so an expected address absent here is really
-                // absent: it is sought and simply not confirmed.
-                let confirmed = expected.intersection(&addresses).copied().collect();
-                return Ok(Resolution {
+                claim = Some((all.clone(), allowed_addresses(all, answer.addresses, &limits.allowed)?));
+                break;
+            }
+            Err(error) => reasons.push(format!("{} not served ({error})", display_name(all))),
+        }
+    }
+    if let Some((all, claimed)) = claim {
+        // Check the claim against the plain name: every address it answers must be in the all. answer.
+        let mut checks = 0;
+        while checks < limits.check_queries.max(1) && sampler.spent() < budget {
+            match sampler.ask().await? {
+                Step::Answered => checks += 1,
+                Step::Stop => break,
+            }
+        }
+        let outside: Vec<&IpAddr> = sampler.seen.difference(&claimed).collect();
+        let reason = if !sampler.answered {
+            Some(format!("{} could not be checked: the plain name gave no answer in time", display_name(&all)))
+        } else if let Some(first) = outside.first() {
+            Some(format!(
+                "{} lacks {first}{}, which the plain name answered",
+                display_name(&all),
+                if outside.len() > 1 { format!(" and {} more", outside.len() - 1) } else { String::new() }
+            ))
+        } else if claimed.len() == MAX_PER_ANSWER {
+            Some(format!(
+                "{} answered exactly {MAX_PER_ANSWER} records, the per-answer maximum: possibly capped",
+                display_name(&all)
+            ))
+        } else {
+            None
+        };
+        match reason {
+            None => {
+                // Complete for discovery, but not proof of an absence: a few plain answers cannot show that
+                // the all. answer omitted one live address among many (with 100 addresses, 3 answers of 8
+                // all miss a given one 78% of the time). An expected address absent here stays unconfirmed
+                // until the plain name's own evidence settles it.
+                let mut addresses = claimed;
+                addresses.extend(sampler.seen.iter().copied());
+                return Ok(Pass {
                     addresses,
-                    strategy: Strategy::All,
-                    queries,
-                    sought: expected.clone(),
-                    confirmed,
+                    all: true,
+                    tally: sampler.tally,
+                    fallback: None,
+                    timed_out: sampler.timed_out,
                 });
             }
-            // The convention is not served for this name: sample instead.
-            Err(DnsError::NameNotFound { .. } | DnsError::NoAddresses { .. }) => {}
-            // The plain name may still work; if it fails too, its own error is the one that
-            // describes the name, so this one is only logged.
-            Err(error) => debug!(%error, "all. lookup failed; sampling the plain name"),
+            Some(reason) => fallback = Some(reason),
         }
+    } else if !reasons.is_empty() {
+        fallback = Some(reasons.join("; "));
     }
 
-    let budget = limits.max_queries.max(1);
-    let mut seen = BTreeSet::new();
-    let mut answered = false;
-    let mut quiet = 0u32;
-    let mut largest_answer = 0usize;
-    let mut failures_in_a_row = 0u32;
-    let mut pending_failure = None;
-    for _ in 0..budget {
-        queries += 1;
-        match source.query(name).await {
-            Ok(answer) => {
-                let answer = allowed_addresses(name, answer, &limits.allowed)?;
-                answered = true;
-                failures_in_a_row = 0;
-                pending_failure = None;
-                let before = seen.len();
-                largest_answer = largest_answer.max(answer.len());
-                seen.extend(answer);
-                if seen.len() > before {
-                    quiet = 0;
-                } else {
-                    quiet += 1;
-                }
-                if quiet >= settle_after(limits.settle_queries, limits.settle_factor, seen.len(), largest_answer)
-                    && expected.is_subset(&seen)
-                {
-                    break;
-                }
-            }
-            // The first answer is the name's outcome: NXDOMAIN, no address, or a failure.
-            Err(error) if !answered => return Err(error),
-            Err(error) if error.is_retryable() => {
-                failures_in_a_row += 1;
-                if failures_in_a_row > limits.retries {
-                    return Err(error);
-                }
-                debug!(%error, "query failed mid-run; retrying");
-                pending_failure = Some(error);
-            }
-            // NXDOMAIN or an empty answer after addresses were answered: the name changed
-            // under us, so no set from this run can be trusted.
-            Err(error) => return Err(error),
+    while sampler.spent() < budget && !sampler.done(expected) {
+        if let Step::Stop = sampler.ask().await? {
+            break;
         }
     }
-    // The budget ran out while a failure was being retried: a partial set would hide it.
-    if let Some(error) = pending_failure {
+    if let Some(error) = sampler.pending_failure.take() {
+        // The budget or the deadline ran out while a failure was being retried: a partial set would hide it.
         return Err(error);
     }
-
-    let confirmed = expected.intersection(&seen).copied().collect();
-    Ok(Resolution { addresses: seen, strategy: Strategy::Sampled, queries, sought: expected.clone(), confirmed })
+    if !sampler.answered {
+        // Only the deadline ends a pass without an answer (a failure returned above).
+        let budget_ms = limits
+            .deadline
+            .map_or(0, |d| u64::try_from(d.saturating_duration_since(Instant::now()).as_millis()).unwrap_or(u64::MAX));
+        return Err(DnsError::DeadlineReached { name: display_name(name), budget_ms });
+    }
+    Ok(Pass { addresses: sampler.seen, all: false, tally: sampler.tally, fallback, timed_out: sampler.timed_out })
 }
 
 /// The answer as a set, or the first address outside every allowed range as an error.
@@ -167,34 +281,33 @@ fn allowed_addresses(name: &Name, answer: Vec<IpAddr>, allowed: &[IpNet]) -> Res
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
     use std::collections::VecDeque;
 
     use super::*;
 
-    /// Answers from a script, in order; records every name asked.
+    /// Answers from a script, in order; counts every query as one sent.
     struct Script {
-        all: RefCell<VecDeque<Result<Vec<IpAddr>, DnsError>>>,
-        plain: RefCell<VecDeque<Result<Vec<IpAddr>, DnsError>>>,
-        asked: RefCell<Vec<String>>,
+        all: RefCell<VecDeque<Result<Answer, DnsError>>>,
+        plain: RefCell<VecDeque<Result<Answer, DnsError>>>,
+        sent: Cell<u32>,
     }
 
     impl Script {
-        fn new(all: Vec<Result<Vec<IpAddr>, DnsError>>, plain: Vec<Result<Vec<IpAddr>, DnsError>>) -> Self {
-            Self { all: RefCell::new(all.into()), plain: RefCell::new(plain.into()), asked: RefCell::new(Vec::new()) }
-        }
-
-        fn plain_queries(&self) -> usize {
-            self.asked.borrow().iter().filter(|n| *n == "alb.test").count()
+        fn new(all: Vec<Result<Answer, DnsError>>, plain: Vec<Result<Answer, DnsError>>) -> Self {
+            Self { all: RefCell::new(all.into()), plain: RefCell::new(plain.into()), sent: Cell::new(0) }
         }
     }
 
     impl Source for Script {
-        async fn query(&self, name: &Name) -> Result<Vec<IpAddr>, DnsError> {
+        async fn query(&self, name: &Name, _timeout: Duration) -> Result<Answer, DnsError> {
+            self.sent.set(self.sent.get() + 1);
             let text = display_name(name);
-            self.asked.borrow_mut().push(text.clone());
             let queue = if text.starts_with("all.") { &self.all } else { &self.plain };
             queue.borrow_mut().pop_front().unwrap_or_else(|| panic!("script has no more answers for {text}"))
+        }
+        fn sent(&self) -> u32 {
+            self.sent.get()
         }
     }
 
@@ -202,186 +315,121 @@ mod tests {
         IpAddr::from([10, 0, 0, last])
     }
 
-    fn ips(lasts: &[u8]) -> Vec<IpAddr> {
-        lasts.iter().copied().map(ip).collect()
+    fn answer(lasts: impl IntoIterator<Item = u8>, ttl: u32) -> Result<Answer, DnsError> {
+        Ok(Answer { addresses: lasts.into_iter().map(ip).collect(), ttl })
     }
 
-    fn set(lasts: &[u8]) -> BTreeSet<IpAddr> {
-        lasts.iter().copied().map(ip).collect()
+    fn set(lasts: impl IntoIterator<Item = u8>) -> BTreeSet<IpAddr> {
+        lasts.into_iter().map(ip).collect()
     }
 
-    #[test]
-    fn settling_waits_longer_when_answers_rotate_through_many_addresses() {
-        assert_eq!(settle_after(10, 4, 3, 3), 10, "everything fits in one answer");
-        assert_eq!(settle_after(10, 4, 100, 8), 52, "100 addresses, 8 per answer");
-        assert_eq!(settle_after(10, 4, 0, 0), 10);
-        assert_eq!(settle_after(10, 0, 100, 8), 10, "factor 0: the fixed minimum only");
-    }
-
-    fn limits(max_queries: u32, settle_queries: u32) -> Limits {
-        // Factor 0: these scripts test the fixed rule; the scaled one has its own test.
+    fn limits() -> Limits {
         Limits {
-            max_queries,
-            settle_queries,
-            settle_factor: 0,
+            max_queries: 200,
+            settle_queries: 3,
             retries: 3,
+            check_queries: 3,
+            timeout: Duration::from_secs(1),
             allowed: vec!["10.0.0.0/8".parse().expect("cidr")],
+            deadline: None,
+            servers: 1,
         }
     }
 
-    fn names() -> (Name, Name) {
-        (Name::from_ascii("alb.test.").expect("name"), Name::from_ascii("all.alb.test.").expect("name"))
+    fn names() -> (Name, Vec<Name>) {
+        (Name::from_ascii("alb.test.").expect("name"), vec![Name::from_ascii("all.alb.test.").expect("name")])
     }
 
-    fn servfail(name: &str) -> DnsError {
-        DnsError::ServerFailure { name: name.to_owned(), code: "SERVFAIL".to_owned() }
+    async fn pass(script: &Script, expected: &BTreeSet<IpAddr>) -> Result<Pass, DnsError> {
+        let (name, alls) = names();
+        run(script, &limits(), &name, &alls, expected, &BTreeSet::new(), Tally::default()).await
     }
 
-    fn nxdomain(name: &str) -> DnsError {
-        DnsError::NameNotFound { name: name.to_owned() }
-    }
-
-    async fn run_script(script: &Script, limits: &Limits, expected: &BTreeSet<IpAddr>) -> Result<Resolution, DnsError> {
-        let (name, all) = names();
-        run(script, limits, &name, Some(&all), expected).await
+    fn nxdomain() -> Result<Answer, DnsError> {
+        Err(DnsError::NameNotFound { name: "all.alb.test".into() })
     }
 
     #[tokio::test]
-    async fn the_all_answer_is_complete_so_an_expected_address_missing_there_is_sought_not_confirmed() {
-        let script = Script::new(vec![Ok(ips(&[1, 2]))], vec![]);
-        let resolution = run_script(&script, &limits(200, 10), &set(&[2, 3])).await.expect("resolves");
-        assert_eq!(resolution.strategy, Strategy::All);
-        assert_eq!(resolution.addresses, set(&[1, 2]));
-        assert_eq!(resolution.sought, set(&[2, 3]));
-        assert_eq!(resolution.confirmed, set(&[2]));
-        assert_eq!(resolution.queries, 1);
+    async fn an_answer_below_the_maximum_ends_the_pass_complete() {
+        let script = Script::new(vec![nxdomain()], vec![answer(1..=3, 60)]);
+        let found = pass(&script, &set([1, 2, 3, 4])).await.expect("resolves");
+        assert!(found.tally.complete());
+        assert_eq!(script.sent(), 2);
+        assert!(found.fallback.expect("reason").contains("all.alb.test not served"));
     }
 
     #[tokio::test]
-    async fn stops_when_every_expected_address_is_seen_and_answers_settle() {
-        // 1 new, 2 new, then nothing new twice: settled after 4 plain queries.
-        let script = Script::new(
-            vec![Err(nxdomain("all.alb.test"))],
-            vec![Ok(ips(&[1])), Ok(ips(&[2])), Ok(ips(&[1])), Ok(ips(&[2])), Ok(ips(&[3]))],
-        );
-        let resolution = run_script(&script, &limits(200, 2), &set(&[1, 2])).await.expect("resolves");
-        assert_eq!(resolution.strategy, Strategy::Sampled);
-        assert_eq!(resolution.addresses, set(&[1, 2]));
-        assert_eq!(resolution.confirmed, set(&[1, 2]));
-        assert_eq!(resolution.queries, 5);
-        assert_eq!(script.plain_queries(), 4);
+    async fn a_cache_repeating_one_full_answer_ends_the_pass_after_the_settle_count_without_settling() {
+        let plain = (0..10).map(|i| answer(1..=8, 60 - i)).collect();
+        let script = Script::new(vec![nxdomain()], plain);
+        let found = pass(&script, &set(1..=20)).await.expect("resolves");
+        assert_eq!(found.tally.independent(), 1);
+        assert!(found.tally.cached());
+        assert!(!found.tally.settles(20));
+        assert_eq!(script.sent(), 1 + 1 + 3, "all., the first answer, then 3 repeats");
     }
 
     #[tokio::test]
-    async fn keeps_sampling_past_a_quiet_stretch_while_an_expected_address_is_unseen() {
-        // The original stopped on quiet answers; an expected address seen late must still count.
-        let mut plain: Vec<_> = (0..6).map(|_| Ok(ips(&[1]))).collect();
-        plain.push(Ok(ips(&[2])));
-        plain.extend((0..2).map(|_| Ok(ips(&[1]))));
-        let script = Script::new(vec![Err(nxdomain("all.alb.test"))], plain);
-        let resolution = run_script(&script, &limits(200, 2), &set(&[1, 2])).await.expect("resolves");
-        assert_eq!(resolution.confirmed, set(&[1, 2]));
-        assert_eq!(script.plain_queries(), 9);
-    }
-
-    #[tokio::test]
-    async fn a_spent_budget_leaves_unseen_expected_addresses_unconfirmed_without_error() {
+    async fn a_checked_all_answer_is_taken_when_it_holds_every_plain_address() {
         let script =
-            Script::new(vec![Err(nxdomain("all.alb.test"))], vec![Ok(ips(&[1])), Ok(ips(&[1])), Ok(ips(&[1]))]);
-        let resolution =
-            run_script(&script, &limits(3, 1), &set(&[1, 2])).await.expect("a spent budget is not an error");
-        assert_eq!(resolution.addresses, set(&[1]));
-        assert_eq!(resolution.sought, set(&[1, 2]));
-        assert_eq!(resolution.confirmed, set(&[1]));
-        assert_eq!(resolution.queries, 4);
+            Script::new(vec![answer(1..=12, 60)], vec![answer(1..=8, 60), answer(3..=10, 60), answer(5..=12, 60)]);
+        let found = pass(&script, &BTreeSet::new()).await.expect("resolves");
+        assert!(found.all);
+        assert_eq!(found.addresses, set(1..=12));
+        assert!(!found.tally.complete(), "all. does not settle absences");
+        assert_eq!(script.sent(), 4);
     }
 
     #[tokio::test]
-    async fn a_transient_failure_mid_run_is_retried_within_the_budget() {
+    async fn an_all_answer_of_exactly_eight_is_possibly_capped() {
+        let mut plain = vec![answer(1..=8, 60); 3];
+        plain.extend((0..40).map(|i| answer((i % 5 + 1)..=(i % 5 + 8), 60)));
+        let script = Script::new(vec![answer(1..=8, 60)], plain);
+        let found = pass(&script, &BTreeSet::new()).await.expect("resolves");
+        assert!(!found.all);
+        assert!(found.fallback.expect("reason").contains("possibly capped"));
+    }
+
+    #[tokio::test]
+    async fn an_all_answer_lacking_a_plain_address_is_named_in_the_reason() {
+        let mut plain = vec![answer(1..=8, 60), answer(2..=9, 60)];
+        plain.extend((0..40).map(|i| answer((i % 5 + 1)..=(i % 5 + 8), 60)));
         let script = Script::new(
-            vec![Err(nxdomain("all.alb.test"))],
-            vec![Ok(ips(&[1])), Err(servfail("alb.test")), Ok(ips(&[2])), Ok(ips(&[2]))],
+            vec![answer(1..=8, 60).map(|mut a| {
+                a.addresses.push(ip(20));
+                a
+            })],
+            plain,
         );
-        let resolution = run_script(&script, &limits(200, 1), &set(&[1, 2])).await.expect("recovers");
-        assert_eq!(resolution.addresses, set(&[1, 2]));
-        assert_eq!(script.plain_queries(), 4);
+        let found = pass(&script, &BTreeSet::new()).await.expect("resolves");
+        assert!(!found.all);
+        assert!(found.fallback.expect("reason").contains("lacks 10.0.0.9"));
+        assert!(!found.addresses.contains(&ip(20)), "a rejected all. answer registers nothing");
     }
 
     #[tokio::test]
-    async fn a_budget_spent_on_failing_retries_reports_the_failure_not_a_partial_set() {
+    async fn a_failure_mid_run_that_outlasts_the_retries_is_reported() {
+        let mut plain = vec![answer(1..=8, 60)];
+        plain.extend((0..4).map(|_| Err(DnsError::ServerFailure { name: "alb.test".into(), code: "SERVFAIL".into() })));
+        let script = Script::new(vec![nxdomain()], plain);
+        let error = pass(&script, &set(1..=20)).await.expect_err("fails");
+        assert!(matches!(error, DnsError::ServerFailure { .. }));
+    }
+
+    #[tokio::test]
+    async fn the_first_plain_failure_is_the_names_outcome() {
+        let script = Script::new(vec![nxdomain()], vec![Err(DnsError::NameNotFound { name: "alb.test".into() })]);
+        let error = pass(&script, &BTreeSet::new()).await.expect_err("fails");
+        assert_eq!(error, DnsError::NameNotFound { name: "alb.test".into() });
+    }
+
+    #[tokio::test]
+    async fn a_foreign_address_fails_the_pass_naming_it() {
         let script = Script::new(
-            vec![Err(nxdomain("all.alb.test"))],
-            vec![Ok(ips(&[1])), Err(servfail("alb.test")), Err(servfail("alb.test"))],
+            vec![nxdomain()],
+            vec![Ok(Answer { addresses: vec![ip(1), IpAddr::from([192, 0, 2, 7])], ttl: 60 })],
         );
-        let error = run_script(&script, &limits(3, 10), &BTreeSet::new()).await.expect_err("must fail");
-        assert_eq!(error, servfail("alb.test"));
-    }
-
-    #[tokio::test]
-    async fn too_many_failures_in_a_row_end_the_run_before_the_budget() {
-        let mut plain = vec![Ok(ips(&[1]))];
-        plain.extend((0..4).map(|_| Err(servfail("alb.test"))));
-        let script = Script::new(vec![Err(nxdomain("all.alb.test"))], plain);
-        let error = run_script(&script, &limits(200, 10), &BTreeSet::new()).await.expect_err("must fail");
-        assert_eq!(error, servfail("alb.test"));
-        assert_eq!(script.plain_queries(), 5);
-    }
-
-    #[tokio::test]
-    async fn the_first_plain_failure_is_reported_as_is() {
-        let script = Script::new(vec![Err(nxdomain("all.alb.test"))], vec![Err(servfail("alb.test"))]);
-        let error = run_script(&script, &limits(200, 10), &BTreeSet::new()).await.expect_err("must fail");
-        assert_eq!(error, servfail("alb.test"));
-        assert_eq!(script.plain_queries(), 1);
-    }
-
-    #[tokio::test]
-    async fn an_all_failure_falls_back_but_the_plain_names_error_is_reported() {
-        let script = Script::new(
-            vec![Err(DnsError::Timeout { name: "all.alb.test".to_owned() })],
-            vec![Err(nxdomain("alb.test"))],
-        );
-        let error = run_script(&script, &limits(200, 10), &BTreeSet::new()).await.expect_err("must fail");
-        assert_eq!(error, nxdomain("alb.test"));
-    }
-
-    #[tokio::test]
-    async fn an_all_failure_falls_back_to_a_working_plain_name() {
-        let script = Script::new(vec![Err(servfail("all.alb.test"))], vec![Ok(ips(&[1])), Ok(ips(&[1]))]);
-        let resolution = run_script(&script, &limits(200, 1), &set(&[1])).await.expect("resolves");
-        assert_eq!(resolution.strategy, Strategy::Sampled);
-        assert_eq!(resolution.addresses, set(&[1]));
-    }
-
-    #[tokio::test]
-    async fn the_name_vanishing_mid_run_is_an_error() {
-        let script = Script::new(vec![Err(nxdomain("all.alb.test"))], vec![Ok(ips(&[1])), Err(nxdomain("alb.test"))]);
-        let error = run_script(&script, &limits(200, 10), &BTreeSet::new()).await.expect_err("must fail");
-        assert_eq!(error, nxdomain("alb.test"));
-    }
-
-    #[tokio::test]
-    async fn a_foreign_address_in_any_answer_fails_the_run_naming_it() {
-        let foreign = IpAddr::from([192, 0, 2, 7]);
-        let script = Script::new(vec![Err(nxdomain("all.alb.test"))], vec![Ok(ips(&[1])), Ok(vec![ip(2), foreign])]);
-        let error = run_script(&script, &limits(200, 10), &BTreeSet::new()).await.expect_err("must fail");
-        assert_eq!(error, DnsError::ForeignAddress { name: "alb.test".to_owned(), address: foreign });
-    }
-
-    #[tokio::test]
-    async fn a_foreign_address_in_the_all_answer_fails_the_run() {
-        let foreign = IpAddr::from([192, 0, 2, 7]);
-        let script = Script::new(vec![Ok(vec![ip(1), foreign])], vec![]);
-        let error = run_script(&script, &limits(200, 10), &BTreeSet::new()).await.expect_err("must fail");
-        assert!(
-            matches!(error, DnsError::ForeignAddress { name, address } if name == "all.alb.test" && address == foreign)
-        );
-    }
-
-    #[tokio::test]
-    async fn a_zero_budget_still_asks_once() {
-        let script = Script::new(vec![Err(nxdomain("all.alb.test"))], vec![Ok(ips(&[1]))]);
-        let resolution = run_script(&script, &limits(0, 10), &BTreeSet::new()).await.expect("resolves");
-        assert_eq!(resolution.addresses, set(&[1]));
+        let error = pass(&script, &BTreeSet::new()).await.expect_err("fails");
+        assert_eq!(error, DnsError::ForeignAddress { name: "alb.test".into(), address: IpAddr::from([192, 0, 2, 7]) });
     }
 }

@@ -44,8 +44,10 @@ impl FunctionError {
             FunctionError::Dns(e) => match e {
                 DnsError::NameNotFound { .. } => ErrorName::DnsNameNotFound,
                 DnsError::NoAddresses { .. } => ErrorName::DnsNoAddresses,
-                DnsError::Timeout { .. } => ErrorName::DnsTimeout,
-                DnsError::ServerFailure { .. } | DnsError::Io { .. } => ErrorName::DnsUnavailable,
+                DnsError::Timeout { .. } | DnsError::DeadlineReached { .. } => ErrorName::DnsTimeout,
+                DnsError::ServerFailure { .. } | DnsError::Io { .. } | DnsError::NoNameServers { .. } => {
+                    ErrorName::DnsUnavailable
+                }
                 DnsError::ForeignAddress { .. } => ErrorName::ForeignAddress,
                 DnsError::InvalidName { .. } | DnsError::Configuration { .. } => ErrorName::InvalidInput,
             },

@@ -32,6 +32,7 @@
 //! The `albsync-testdns` binary serves the same from a JSON zone file it re-reads on change
 //! (see [`zone_file`]), for the demo and the end-to-end tests written in other languages.
 
+pub mod caching;
 pub mod client;
 mod record;
 mod server;

@@ -2,6 +2,7 @@
 //! fault (if any) it injects. Also the Route-53-like choice of the addresses in one answer.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
 use rand::Rng;
 use rand::seq::index;
@@ -56,11 +57,23 @@ pub struct Record {
     pub mode: Mode,
     /// TTL of the answered records, in seconds.
     pub ttl: u32,
+    /// Name servers answered to NS queries (host names), for a resolver's authoritative mode.
+    pub ns: Vec<String>,
+    /// How long the server waits before answering: a slow name server.
+    pub delay: Duration,
 }
 
 impl Default for Record {
     fn default() -> Self {
-        Self { a: Vec::new(), aaaa: Vec::new(), max_answers: DEFAULT_MAX_ANSWERS, mode: Mode::Ok, ttl: DEFAULT_TTL }
+        Self {
+            a: Vec::new(),
+            aaaa: Vec::new(),
+            max_answers: DEFAULT_MAX_ANSWERS,
+            mode: Mode::Ok,
+            ttl: DEFAULT_TTL,
+            ns: Vec::new(),
+            delay: Duration::ZERO,
+        }
     }
 }
 
@@ -91,6 +104,18 @@ impl Record {
     #[must_use]
     pub fn with_mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// A zone apex whose NS records name these hosts.
+    pub fn ns(hosts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self { ns: hosts.into_iter().map(Into::into).collect(), ..Self::default() }
+    }
+
+    /// The same record answered only after `delay`.
+    #[must_use]
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
         self
     }
 

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA};
-use hickory_proto::rr::{RData, Record as DnsRecord, RecordType};
+use hickory_proto::rr::rdata::{A, AAAA, NS};
+use hickory_proto::rr::{Name, RData, Record as DnsRecord, RecordType};
 use hickory_server::Server;
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -207,7 +207,7 @@ struct ZoneState {
 
 /// What to send back for one query, decided under the lock and sent after releasing it.
 enum Reply {
-    Addresses { addresses: Vec<IpAddr>, ttl: u32 },
+    Addresses { addresses: Vec<IpAddr>, ns: Vec<String>, ttl: u32, delay: Duration },
     Code(ResponseCode),
     Silence,
 }
@@ -244,7 +244,8 @@ impl Zone {
             }
             _ => Vec::new(),
         };
-        Reply::Addresses { addresses, ttl: record.ttl }
+        let ns = if record_type == RecordType::NS { record.ns.clone() } else { Vec::new() };
+        Reply::Addresses { addresses, ns, ttl: record.ttl, delay: record.delay }
     }
 }
 
@@ -294,8 +295,15 @@ impl RequestHandler for Handler {
                 response.metadata_mut().authoritative = true;
                 send(&mut response_handle, response, &request.metadata).await
             }
-            Reply::Addresses { addresses, ttl } => {
+            Reply::Addresses { addresses, ns, ttl, delay } => {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 let owner = query.original().name().clone();
+                let hosts = ns.iter().filter_map(|host| Name::from_ascii(host).ok()).map(|mut host| {
+                    host.set_fqdn(true);
+                    DnsRecord::from_rdata(owner.clone(), ttl, RData::NS(NS(host)))
+                });
                 let records: Vec<DnsRecord> = addresses
                     .into_iter()
                     .map(|address| {
@@ -305,6 +313,7 @@ impl RequestHandler for Handler {
                         };
                         DnsRecord::from_rdata(owner.clone(), ttl, data)
                     })
+                    .chain(hosts)
                     .collect();
                 let mut metadata = Metadata::response_from_request(&request.metadata);
                 metadata.authoritative = true;

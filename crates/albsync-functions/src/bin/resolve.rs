@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use albsync_aws::{Clients, CloudWatchMetrics, load_sdk_config};
 use albsync_functions::config::{ProcessEnv, ResolveConfig};
-use albsync_functions::handlers::resolve::{Deps, handle};
+use albsync_functions::handlers::resolve::{Deps, deadline_from_epoch_ms, handle_until};
 use albsync_functions::startup::{config_failure, finish, init_tracing};
 use lambda_runtime::{LambdaEvent, service_fn};
 
@@ -25,6 +25,11 @@ async fn main() -> ExitCode {
     let deps = &Deps { metrics, dns_server: config.dns_server };
     finish(
         NAME,
-        lambda_runtime::run(service_fn(move |e: LambdaEvent<serde_json::Value>| handle(deps, e.payload))).await,
+        lambda_runtime::run(service_fn(move |e: LambdaEvent<serde_json::Value>| {
+            // The resolver stops with margin before the invocation's deadline instead of being killed.
+            let deadline = deadline_from_epoch_ms(e.context.deadline);
+            handle_until(deps, e.payload, Some(deadline))
+        }))
+        .await,
     )
 }

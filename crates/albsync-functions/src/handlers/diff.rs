@@ -88,15 +88,17 @@ async fn save<T: TargetGroup, S: StateStore>(
     deps: &Deps<T, S>,
     request: SaveRequest,
 ) -> Result<SaveResult, FunctionError> {
-    let SaveRequest { binding, etag, mut active, counted, counted_slot, execution } = request;
-    check_allowed(&binding, active.iter().chain(counted.iter().map(|c| &c.ip)))?;
-    if let Some(c) = counted.iter().find(|c| albsync_core::state::parse_rfc3339_utc(&c.first_missed_at).is_none()) {
+    let SaveRequest { binding, etag, mut active, counted, counted_slot, held, execution } = request;
+    check_allowed(&binding, active.iter().chain(counted.iter().chain(&held).map(|c| &c.ip)))?;
+    if let Some(c) =
+        counted.iter().chain(&held).find(|c| albsync_core::state::parse_rfc3339_utc(&c.first_missed_at).is_none())
+    {
         return Err(FunctionError::InvalidInput(format!(
             "counted entry {}: firstMissedAt {:?} is not an RFC 3339 UTC time",
             c.ip, c.first_missed_at
         )));
     }
-    if let Some(c) = counted.iter().find(|c| c.misses == 0 || c.port != binding.port) {
+    if let Some(c) = counted.iter().chain(&held).find(|c| c.misses == 0 || c.port != binding.port) {
         return Err(FunctionError::InvalidInput(format!(
             "counted entry {}:{} with {} misses: counts start at 1 and the port must be {}",
             c.ip, c.port, c.misses, binding.port
@@ -104,9 +106,12 @@ async fn save<T: TargetGroup, S: StateStore>(
     }
     active.sort();
     active.dedup();
-    let pending = next_pending(&counted);
+    // Unsettled addresses keep their counts and first-miss times: losing one would restart a grace that had begun.
+    let kept: Vec<_> =
+        counted.iter().chain(held.iter().filter(|h| !counted.iter().any(|c| c.ip == h.ip))).cloned().collect();
+    let pending = next_pending(&kept);
     let mut doc = StateDocument::new(&binding, active, pending, rfc3339_utc(unix_now()), execution.clone());
-    doc.first_missed = next_first_missed(&counted);
+    doc.first_missed = next_first_missed(&kept);
     doc.counted_slot = counted_slot;
     let key = StateDocument::key(&deps.prefix, &binding);
     let condition = match etag {
