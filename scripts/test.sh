@@ -2,6 +2,8 @@
 # The project's test command (README; .ci/run calls it): sets up what is missing, then runs every check.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    skips the arm64 release build and the CDK app
+# Every step runs even after one fails, so one red step does not hide the others; a summary table (step,
+# result, seconds) closes the output, and the exit status is non-zero if any step failed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -12,14 +14,23 @@ scripts/setup.sh
 export PATH="$root/.tools/venv/bin:$PATH"
 
 passed=0
+failed=0
+summary=()
 step() {
     local name="$1"; shift
     echo
     echo "=== $name"
-    local t0=$SECONDS
-    "$@"
-    echo "=== $name: ok ($((SECONDS - t0)) s)"
-    passed=$((passed + 1))
+    local t0=$SECONDS rc=0
+    "$@" || rc=$?
+    local took=$((SECONDS - t0)) result="ok"
+    if [[ $rc -eq 0 ]]; then
+        passed=$((passed + 1))
+    else
+        result="FAILED (exit $rc)"
+        failed=$((failed + 1))
+    fi
+    echo "=== $name: $result ($took s)"
+    summary+=("$(printf '%-62s %-16s %6s' "$name" "$result" "$took")")
 }
 
 step "format" cargo fmt --all --check
@@ -35,4 +46,8 @@ if [[ $quick -eq 0 ]]; then
         env ALBSYNC_CODE_DIR="$root/target/lambda" bash cdk/scripts/ci.sh
 fi
 echo
-echo "checks: $passed passed, 0 failed"
+printf '%-62s %-16s %6s\n' "step" "result" "seconds"
+printf '%s\n' "${summary[@]}"
+echo
+echo "checks: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -18,7 +18,7 @@ import uuid
 import jsonschema
 import pytest
 
-from standin.albsync import AlbsyncStack, addresses
+from standin.albsync import addresses
 from standin.stack import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(180)
@@ -31,12 +31,11 @@ FIRST_RUN = "Resolve -> Diff -> Decide -> CountGrace [no items] -> SaveState -> 
 STEADY = "Resolve -> Diff -> Decide -> NoChange"
 
 
-@pytest.fixture(scope="module")
-def st():
+@pytest.fixture(scope="module", autouse=True)
+def cli_built():
+    """The CLI binary must be built; the stack itself (`st`) is the session's, from conftest.py."""
     if not os.access(CLI, os.X_OK):
         pytest.fail(f"{CLI} is missing: cargo build -p albsync-cli -p albsync-functions -p albsync-testdns")
-    with AlbsyncStack() as stack:
-        yield stack
 
 
 def base_env() -> dict[str, str]:

@@ -1,17 +1,18 @@
 """Self-test of the local AWS stand-in (tests/standin), WITHOUT the Rust functions: a Python fake Lambda
 (tests/standin/fake_function.py) runs behind our Lambda emulator and moto's Step Functions call it.
 
-If `test_state_machine_task_reaches_the_emulator` or `test_moto_interpreter_still_sends_lambda_to_moto_port`
-fails after a moto upgrade, the plumbing itself is broken: read tests/standin/stack.py (module docstring) and
-tests/standin/MOTO-NOTES.md before touching anything else.
+If `test_state_machine_task_reaches_the_emulator` fails after a moto upgrade, the plumbing itself is broken:
+read tests/standin/stack.py (module docstring) and tests/standin/MOTO-NOTES.md before touching anything else.
+
+The fake functions run on the session's stand-in (`st` in conftest.py: one moto for the whole run). Timing
+assertions are lower bounds or come from the functions' own clocks, so a busy machine makes these tests slower,
+never red.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
-import shutil
 import signal
 import socket
 import struct
@@ -24,7 +25,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from standin import Standin, StandinError, Zone, fast_retries, substitute
+from standin import StandinError, Zone, fast_retries, substitute
 from standin.stack import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(120)
@@ -57,16 +58,16 @@ SELF_TEST_ASL = """{
 
 
 @pytest.fixture(scope="module")
-def stack():
-    run_dir = os.path.join(REPO_ROOT, ".run", "test-standin")
-    shutil.rmtree(run_dir, ignore_errors=True)
-    with Standin(run_dir) as s:
-        fake = [sys.executable, FAKE]
-        s.register_function("echo", fake, timeout=10)
-        s.register_function("scratch", fake, timeout=10)
-        s.register_function("slow", fake, timeout=1)
-        s.register_function("initcrash", fake, env={"FAKE_INIT_EXIT": "3"})
-        yield s
+def stack(st):
+    """The session's stand-in with the fake functions added (their names are not albsync's)."""
+    s = st.standin
+    fake = [sys.executable, FAKE]
+    s.register_function("echo", fake, timeout=10)
+    s.register_function("scratch", fake, timeout=10)
+    s.register_function("slow", fake, timeout=1)
+    s.register_function("initcrash", fake, env={"FAKE_INIT_EXIT": "3"})
+    s.register_function("pair", fake, processes=2, prestart=True, timeout=120)
+    return s
 
 
 @pytest.fixture(scope="module")
@@ -90,25 +91,13 @@ def events_of(history, event_type):
 # ------------------------------------------------------------------------------------------------ plumbing
 
 
-def test_moto_interpreter_still_sends_lambda_to_moto_port(stack):
-    """The code path the whole stand-in relies on (moto 5.2.5): a boto3 client on http://localhost:$MOTO_PORT."""
-    from moto import settings
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-    from moto.stepfunctions.parser.asl.utils import boto_client
-
-    client_src = inspect.getsource(boto_client.boto_client_for)
-    assert 'f"http://localhost:{moto_server_port()}"' in client_src, (
-        "moto's ASL interpreter no longer builds its clients on http://localhost:$MOTO_PORT; "
-        "the Lambda emulator would not be called. Source now:\n" + client_src)
-    assert "MOTO_PORT" in inspect.getsource(settings.moto_server_port)
-    assert "boto_client_for(" in inspect.getsource(lambda_eval_utils.exec_lambda_function)
+def test_state_machine_task_reaches_the_emulator(stack):
+    """moto's interpreter sends a Lambda Task to http://localhost:$MOTO_PORT (moto 5.2.5, pinned exactly):
+    MOTO_PORT must be the emulator's Invoke port and localhost a loopback address, or nothing reaches it."""
     with open(f"/proc/{stack.moto_proc.pid}/environ", "rb") as f:
         moto_env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
     assert moto_env[b"MOTO_PORT"] == str(stack.emulator.invoke_port).encode()
     assert "127.0.0.1" in stack.localhost_addresses or "::1" in stack.localhost_addresses
-
-
-def test_state_machine_task_reaches_the_emulator(stack):
     marker = uuid.uuid4().hex
     sm = stack.create_state_machine_from_text(
         {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": ECHO_ARN, "End": True}}}, name="plumbing")
@@ -162,7 +151,7 @@ def test_custom_error_is_retried_then_caught(stack, state_machine):
     assert [c.error_type for c in calls] == ["Custom.Retryable"] * 3
 
 
-def test_retry_then_success(stack, state_machine):
+def test_a_retry_can_succeed_and_an_unlisted_error_is_caught_at_once(stack, state_machine):
     doc = {"fake": {"raise": "Custom.Retryable", "failTimes": 1, "key": uuid.uuid4().hex}}
     done = stack.run_execution(state_machine, doc)
     assert done["status"] == "SUCCEEDED", done
@@ -170,8 +159,6 @@ def test_retry_then_success(stack, state_machine):
     types = [e["type"] for e in stack.history(done["executionArn"])]
     assert types.count("LambdaFunctionFailed") == 1 and types.count("LambdaFunctionSucceeded") == 1
 
-
-def test_other_error_is_not_retried_but_caught(stack, state_machine):
     done = stack.run_execution(state_machine, {"fake": {"raise": "Albsync.InvalidInput", "message": "bad"}})
     assert done["status"] == "FAILED" and done["cause"] == "Albsync.InvalidInput", done
     assert len(events_of(stack.history(done["executionArn"]), "LambdaFunctionFailed")) == 1
@@ -180,7 +167,7 @@ def test_other_error_is_not_retried_but_caught(stack, state_machine):
 # ------------------------------------------------------------------------------------------------ Invoke API
 
 
-def test_invoke_api_accepts_name_arn_and_qualifier(lam):
+def test_invoke_api_answers_like_lambda_for_names_arns_errors_and_unknown_functions(lam):
     for name in ("echo", ECHO_ARN, "echo:$LATEST", f"{ECHO_ARN}:$LATEST", "123456789012:function:echo"):
         resp = lam.invoke(FunctionName=name, Payload=b'{"x": 1}')
         assert resp["StatusCode"] == 200
@@ -188,16 +175,13 @@ def test_invoke_api_accepts_name_arn_and_qualifier(lam):
         assert "FunctionError" not in resp
         assert json.loads(resp["Payload"].read()) == {"x": 1}
 
-
-def test_invoke_api_function_error_is_200_with_header(lam):
+    # A function error is 200 with X-Amz-Function-Error, as in Lambda (cargo lambda watch answers 500).
     resp = lam.invoke(FunctionName=ECHO_ARN, Payload=json.dumps({"fake": {"raise": "Albsync.DnsTimeout",
                                                                              "message": "no answer"}}))
     assert resp["StatusCode"] == 200
     assert resp["FunctionError"] == "Unhandled"
     assert resp["Payload"].read() == b'{"errorType": "Albsync.DnsTimeout", "errorMessage": "no answer"}'
 
-
-def test_invoke_api_unknown_function_is_404(lam):
     with pytest.raises(lam.exceptions.ResourceNotFoundException) as info:
         lam.invoke(FunctionName="nope", Payload=b"{}")
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
@@ -205,7 +189,9 @@ def test_invoke_api_unknown_function_is_404(lam):
 
 
 def test_function_sees_lambda_environment_and_context(stack):
+    before = time.time()
     res = stack.emulator.invoke("echo", {"fake": {"context": True}})
+    after = time.time()
     assert res.ok, res.payload
     out = res.json()
     env, ctx = out["env"], out["context"]
@@ -219,7 +205,8 @@ def test_function_sees_lambda_environment_and_context(stack):
     assert ctx["requestId"] == res.request_id
     assert ctx["invokedFunctionArn"] == ECHO_ARN
     assert ctx["traceId"].startswith("Root=1-")
-    assert 8_000 < ctx["deadlineMs"] - time.time() * 1000 <= 10_000
+    # The deadline is set when the invocation is delivered, somewhere between our two clock readings.
+    assert int(before * 1000) + 10_000 - 1 <= ctx["deadlineMs"] <= after * 1000 + 10_000
 
 
 def test_crash_is_runtime_exit_error_and_the_process_restarts(stack):
@@ -244,28 +231,33 @@ def test_timeout_kills_and_restarts(stack):
     res = stack.emulator.invoke("slow", {"fake": {"sleep": 30}})
     assert res.error_type == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in res.json()["errorMessage"]
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 25, "killed at its 1 s timeout, not after the 30 s sleep"
     after = stack.emulator.invoke("slow", {"a": 1})
     assert after.ok and after.json() == {"a": 1} and after.cold_start
 
 
-def test_one_invocation_per_process_at_a_time(stack):
-    """processes=1 serializes invocations (like one Lambda instance); processes=2 runs two at once."""
+def test_one_invocation_per_process_at_a_time(stack, tmp_path):
+    """processes=1 serializes invocations (like one Lambda instance); processes=2 runs two at once.
+    Judged by the functions' own clocks and a rendezvous, so the machine's speed cannot decide it."""
     from concurrent.futures import ThreadPoolExecutor
 
-    if "pair" not in stack.emulator.functions:
-        stack.register_function("pair", [sys.executable, FAKE], processes=2, prestart=True)
-    stack.emulator.invoke("scratch", {})  # make sure the single-instance function is warm
-    for name, lower, upper in (("scratch", 1.0, 2.5), ("pair", 0.5, 0.95)):
-        t0 = time.monotonic()
+    def both(name, directive):
         with ThreadPoolExecutor(2) as pool:
-            results = list(pool.map(lambda _: stack.emulator.invoke(name, {"fake": {"sleep": 0.5, "context": True}}),
-                                    range(2)))
-        elapsed = time.monotonic() - t0
-        assert all(r.ok for r in results)
-        assert lower <= elapsed <= upper, f"{name}: two 0.5 s invocations took {elapsed:.2f} s"
-        pids = {r.json()["pid"] for r in results}
-        assert len(pids) == (1 if name == "scratch" else 2)
+            return list(pool.map(lambda d: stack.emulator.invoke(name, {"fake": d}), directive))
+
+    single = both("scratch", [{"sleep": 0.3, "context": True}] * 2)
+    assert all(r.ok for r in single)
+    (a, b) = sorted((r.json() for r in single), key=lambda o: o["clock"]["started"])
+    assert a["pid"] == b["pid"]
+    assert a["clock"]["ended"] <= b["clock"]["started"], "one process ran two invocations at once"
+
+    # Each waits (up to 60 s) for the other to have started: only possible if both run at the same time.
+    meet = [{"rendezvous": {"dir": str(tmp_path), "me": me, "other": other, "within": 60}, "context": True}
+            for me, other in (("a", "b"), ("b", "a"))]
+    pair = both("pair", meet)
+    assert all(r.ok for r in pair), [r.payload for r in pair]
+    assert [r.json()["met"] for r in pair] == [True, True]
+    assert len({r.json()["pid"] for r in pair}) == 2
 
 
 def test_other_requests_on_the_invoke_port_reach_moto(stack):
@@ -380,9 +372,10 @@ def _wait_gone(pids, timeout=10.0):
     return [p for p in pids if _alive(p)]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_no_process_left_behind(tmp_path, sig):
-    """SIGTERM/SIGINT run the cleanup; SIGKILL leaves it to PR_SET_PDEATHSIG."""
+    """SIGTERM runs the cleanup (SIGINT has the same handler, procs._on_signal); SIGKILL leaves it to
+    PR_SET_PDEATHSIG."""
     proc, info = _start_cli(tmp_path)
     try:
         assert all(_alive(p) for p in info["pids"])
@@ -438,19 +431,24 @@ def _dns_query(server: str, name: str, qtype: int = 1, timeout: float = 2.0):
     return flags & 0xF, answers
 
 
-TESTDNS = os.path.join(REPO_ROOT, "target", "debug", "albsync-testdns")
-
-
-@pytest.mark.skipif(not os.access(TESTDNS, os.X_OK), reason="target/debug/albsync-testdns is not built")
 def test_dns_server_serves_the_zone(stack):
-    zone = stack.start_dns({"alb.test.": {"a": ["10.0.1.1", "10.0.2.1"]}})
-    rcode, answers = _dns_query(stack.dns_server, "alb.test.")
+    name = "selftest-dns.test."
+    stack.zone.set(name, a=["10.0.1.1", "10.0.2.1"])
+    rcode, answers = _wait_dns(stack.dns_server, name, lambda rc, a: rc == 0 and a)
     assert rcode == 0 and sorted(answers) == ["10.0.1.1", "10.0.2.1"]
-    zone.set("alb.test.", mode="servfail")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        rcode, _ = _dns_query(stack.dns_server, "alb.test.")
-        if rcode == 2:
-            break
+    stack.zone.set(name, mode="servfail")
+    rcode, _ = _wait_dns(stack.dns_server, name, lambda rc, a: rc == 2)
+    assert rcode == 2, "zone file change (mode servfail) not picked up within 30 s"
+
+
+def _wait_dns(server, name, done, within=30.0):
+    """Queries until `done(rcode, answers)` or `within` seconds: the server reloads the zone file by itself."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            rcode, answers = _dns_query(server, name)
+        except socket.timeout:
+            rcode, answers = -1, []
+        if done(rcode, answers) or time.monotonic() > deadline:
+            return rcode, answers
         time.sleep(0.1)
-    assert rcode == 2, "zone file change (mode servfail) not picked up within 5 s"

@@ -2,12 +2,14 @@
 binaries through the Lambda Runtime API, resolving on a real DNS server on 127.0.0.1. Every assertion goes
 through the AWS APIs (target group, state object, execution history) or the emulator's invocation record.
 
-Each test gets a binding of its own (fresh target group, DNS name `<name>.test`) on one shared stack.
+Each test gets a binding of its own (fresh target group, DNS name `<name>.test`) on the session's stack (`st`,
+tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 
@@ -15,17 +17,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from standin.albsync import AlbsyncStack, addresses
+from standin.albsync import addresses
 
 pytestmark = pytest.mark.timeout(300)
 
 STEADY = ["Resolve", "Diff", "Decide", "NoChange"]
-
-
-@pytest.fixture(scope="module")
-def st():
-    with AlbsyncStack() as stack:
-        yield stack
 
 
 def serve(st, binding, ips, all_names=True, max_answers=8):
@@ -320,9 +316,13 @@ def test_too_many_targets_fails_the_register_step_and_keeps_the_state(st):
     assert st.targets(b) == []
 
 
-def test_a_thousand_unchanged_runs_never_count_a_live_address_as_missing(st):
+def test_many_unchanged_runs_never_count_a_live_address_as_missing(st):
     """Sampling without all.: the resolve and diff functions driven directly through the Lambda Invoke API,
-    the way the state machine chains them (a second, targeted look when something seems absent)."""
+    the way the state machine chains them (a second, targeted look when something seems absent).
+
+    A short version through the real binaries and the emulator (50 runs by default; ALBSYNC_E2E_STEADY_RUNS
+    for more): the many-runs statistical property belongs to the Rust test against the in-process DNS server,
+    which runs thousands of lookups in seconds."""
     b = st.new_binding("thousand")
     ips = addresses("10.2.0", 100)
     serve(st, b, ips)
@@ -338,7 +338,7 @@ def test_a_thousand_unchanged_runs_never_count_a_live_address_as_missing(st):
         assert "FunctionError" not in out, body
         return body
 
-    runs = int(__import__("os").environ.get("ALBSYNC_E2E_STEADY_RUNS", "1000"))
+    runs = int(os.environ.get("ALBSYNC_E2E_STEADY_RUNS", "50"))
     second_looks = 0
     for _ in range(runs):
         resolved = invoke("resolve", {"binding": b})

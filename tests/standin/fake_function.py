@@ -9,8 +9,12 @@ It echoes its input back unchanged, unless the input (a JSON object) has a `"fak
                                                             (counted in this process), then echo
   {"fake": {"sleep": 1.5}}                                  sleep, then echo (for timeouts)
   {"fake": {"exit": 3}}                                     exit the process with code 3 mid-invocation
-  {"fake": {"context": true}}                               return {"input":..., "context": {...}, "env": {...}}
+  {"fake": {"context": true}}                               return {"input":..., "context": {...}, "env": {...},
+                                                            "pid", "clock": {"started", "ended"}, "met"}
                                                             (request id, deadline, ARN, trace id, Lambda env)
+  {"fake": {"rendezvous": {"dir": D, "me": "a", "other": "b", "within": 60}, "context": true}}
+                                                            create D/a, wait up to 60 s for D/b; "met" says if
+                                                            it came (two invocations at once meet, serial don't)
 
 Environment: FAKE_INIT_EXIT=N makes the process exit with code N before asking for work (an init crash);
 FAKE_INIT_ERROR=Type posts an init error of that type to /runtime/init/error and exits 1.
@@ -43,13 +47,28 @@ def fail(req_id: str, error_type: str, message: str) -> None:
          {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
 
 
+def rendezvous(dir: str, me: str, other: str, within: float) -> bool:
+    """Marks `me` as started in `dir`, then waits up to `within` seconds for `other`: True if it came."""
+    open(os.path.join(dir, me), "w").close()
+    deadline = time.monotonic() + float(within)
+    while time.monotonic() < deadline:
+        if os.path.exists(os.path.join(dir, other)):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def handle(req_id: str, event: object, headers) -> None:
     directive = event.get("fake") if isinstance(event, dict) else None
     if not isinstance(directive, dict):
         post(f"invocation/{req_id}/response", event)
         return
+    started = time.time()
     if "sleep" in directive:
         time.sleep(float(directive["sleep"]))
+    met = None
+    if "rendezvous" in directive:
+        met = rendezvous(**directive["rendezvous"])
     if "exit" in directive:
         print(f"fake: exiting with {directive['exit']} as asked", flush=True)
         os._exit(int(directive["exit"]))
@@ -73,6 +92,8 @@ def handle(req_id: str, event: object, headers) -> None:
             },
             "env": {k: os.environ.get(k) for k in ENV_KEYS},
             "pid": os.getpid(),
+            "clock": {"started": started, "ended": time.time()},
+            "met": met,
         })
         return
     post(f"invocation/{req_id}/response", event)

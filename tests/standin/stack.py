@@ -213,10 +213,12 @@ class Network:
 
 
 class Standin:
-    """Starts moto, the Lambda emulator and (on `start_dns`) the test DNS server; stops them all on exit."""
+    """Starts moto, the Lambda emulator and (on `start_dns`) the test DNS server; stops them all on exit.
+    `startup_timeout` is how long a process may take to start answering: generous, because moto's imports
+    take seconds of CPU and a busy machine must make the start slower, not fail it."""
 
     def __init__(self, run_dir: str | None = None, *, region: str = REGION, account_id: str = ACCOUNT_ID,
-                 python: str | None = None, startup_timeout: float = 30.0):
+                 python: str | None = None, startup_timeout: float = 120.0):
         self.region = region
         self.account_id = account_id
         self.run_dir = os.path.abspath(run_dir or os.path.join(REPO_ROOT, ".run"))

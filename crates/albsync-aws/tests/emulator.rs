@@ -1,4 +1,5 @@
 //! The adapters against the AWS emulator (moto server on 127.0.0.1): real HTTP, real SDK, real protocols.
+//! All tests share one server ([`Moto::shared`]) and isolate by resource names ([`Moto::unique`]).
 
 use std::net::IpAddr;
 
@@ -12,8 +13,11 @@ async fn clients(moto: &Moto) -> albsync_aws::Clients {
     albsync_aws::Clients::new(&moto.sdk_config().await)
 }
 
-async fn bucket(c: &albsync_aws::Clients, name: &str) {
-    c.s3.create_bucket().bucket(name).send().await.expect("create bucket");
+/// A new bucket of this test's own.
+async fn bucket(c: &albsync_aws::Clients) -> String {
+    let name = Moto::unique("state");
+    c.s3.create_bucket().bucket(&name).send().await.expect("create bucket");
+    name
 }
 
 fn ip(i: u32) -> IpAddr {
@@ -22,10 +26,9 @@ fn ip(i: u32) -> IpAddr {
 
 #[tokio::test]
 async fn state_writes_are_conditional_so_only_one_of_two_runs_wins() {
-    let moto = Moto::start();
-    let c = clients(&moto).await;
-    bucket(&c, "state").await;
-    let store = S3StateStore::new(c.s3.clone(), "state");
+    let moto = Moto::shared();
+    let c = clients(moto).await;
+    let store = S3StateStore::new(c.s3.clone(), &bucket(&c).await);
 
     assert_eq!(store.read("k").await.expect("read absent"), None);
     let first = store.write("k", b"one".to_vec(), WriteCondition::CreateOnly).await.expect("create");
@@ -50,8 +53,8 @@ async fn state_writes_are_conditional_so_only_one_of_two_runs_wins() {
 
 #[tokio::test]
 async fn a_missing_bucket_is_an_error_not_a_first_run() {
-    let moto = Moto::start();
-    let c = clients(&moto).await;
+    let moto = Moto::shared();
+    let c = clients(moto).await;
     let store = S3StateStore::new(c.s3.clone(), "no-such-bucket");
     let err = store.read("k").await.expect_err("bucket missing");
     assert_eq!(err.kind, AwsErrorKind::NotFound, "{err}");
@@ -59,9 +62,9 @@ async fn a_missing_bucket_is_an_error_not_a_first_run() {
 
 #[tokio::test]
 async fn targets_are_registered_described_and_deregistered_in_chunks() {
-    let moto = Moto::start();
-    let c = clients(&moto).await;
-    let arn = moto.create_ip_target_group("web", 443);
+    let moto = Moto::shared();
+    let c = clients(moto).await;
+    let arn = moto.create_ip_target_group(&Moto::unique("web"), 443);
     let tg = ElbTargetGroup::new(c.elb.clone());
 
     let specs: Vec<TargetSpec> =
@@ -80,8 +83,8 @@ async fn targets_are_registered_described_and_deregistered_in_chunks() {
 
 #[tokio::test]
 async fn an_unknown_target_group_is_classified_not_found() {
-    let moto = Moto::start();
-    let c = clients(&moto).await;
+    let moto = Moto::shared();
+    let c = clients(moto).await;
     let tg = ElbTargetGroup::new(c.elb.clone());
     let err = tg
         .describe("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/nope/0123456789abcdef")
@@ -92,11 +95,12 @@ async fn an_unknown_target_group_is_classified_not_found() {
 
 #[tokio::test]
 async fn the_resolved_count_is_visible_through_get_metric_data() {
-    let moto = Moto::start();
-    let c = clients(&moto).await;
+    let moto = Moto::shared();
+    let c = clients(moto).await;
     assert!(CloudWatchMetrics::new(c.cloudwatch.clone(), "AWS/ApplicationELB").is_err());
     let metrics = CloudWatchMetrics::new(c.cloudwatch.clone(), "AlbSync").expect("namespace");
-    metrics.put_resolved_count("web", 7).await.expect("put");
+    let binding = Moto::unique("metric");
+    metrics.put_resolved_count(&binding, 7).await.expect("put");
 
     use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
     let now = std::time::SystemTime::now();
@@ -108,7 +112,7 @@ async fn the_resolved_count_is_visible_through_get_metric_data() {
                     Metric::builder()
                         .namespace("AlbSync")
                         .metric_name(albsync_aws::RESOLVED_COUNT_METRIC)
-                        .dimensions(Dimension::builder().name("Binding").value("web").build())
+                        .dimensions(Dimension::builder().name("Binding").value(&binding).build())
                         .build(),
                 )
                 .period(60)

@@ -18,9 +18,10 @@ use crate::timeline::{Timeline, Tracker};
 use crate::world::Saved;
 use crate::{asl, bindings, sfn, text, world};
 
-/// Writes to stdout; a closed pipe (`albsync history ... | head`) is not an error worth a panic.
+/// Writes to stdout; a closed pipe (`albsync history ... | head`) is not an error worth a panic. Through
+/// anstream: colour (see [`crate::style`]) only on a terminal and without `NO_COLOR`.
 pub fn emit(text: &str) {
-    let mut out = std::io::stdout().lock();
+    let mut out = anstream::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }

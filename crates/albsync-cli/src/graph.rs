@@ -4,13 +4,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::asl::{Kind, Machine, Via};
 use crate::timeline::{Visit, VisitStatus};
 
 /// A node: one state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {
     /// Unique id: the state's name, prefixed by its Map's id (`CountGrace/GraceReached`).
@@ -35,7 +37,7 @@ pub struct Node {
 }
 
 /// Why an edge exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EdgeKind {
     /// From the start marker to `StartAt`.
@@ -53,7 +55,8 @@ pub enum EdgeKind {
 }
 
 /// An edge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Edge {
     /// Node id (or `start`).
@@ -69,7 +72,8 @@ pub struct Edge {
 }
 
 /// A group of nodes drawn together: a Map's iteration or a Parallel branch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
     /// Group id.
@@ -83,7 +87,8 @@ pub struct Group {
 }
 
 /// The whole picture: the `graph` JSON document (schemas/graph.schema.json).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Graph {
     /// The execution whose path is marked, if any.

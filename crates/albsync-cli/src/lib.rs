@@ -17,6 +17,7 @@ pub mod preview;
 pub mod session;
 pub mod sfn;
 pub mod status;
+pub mod style;
 pub mod text;
 pub mod timeline;
 pub mod world;

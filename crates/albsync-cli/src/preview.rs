@@ -12,10 +12,13 @@ use albsync_core::events::{Resolved, Strategy};
 use albsync_core::plan::{Plan, count_grace};
 use albsync_core::rails::check_deregistration;
 use albsync_core::target::RegisteredTarget;
+use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::style::{BAD, paint, table};
+
 /// What the next run does to one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Registered now.
@@ -37,7 +40,8 @@ pub enum Action {
 }
 
 /// One line of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
     /// The address.
@@ -53,7 +57,8 @@ pub struct Step {
 }
 
 /// The `plan` document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Preview {
     /// Binding name.
@@ -63,8 +68,10 @@ pub struct Preview {
     /// Target group ARN.
     pub target_group_arn: String,
     /// Port.
+    #[schemars(range(min = 1))]
     pub port: u16,
     /// Grace.
+    #[schemars(range(min = 1))]
     pub grace_runs: u32,
     /// State key.
     pub state_key: String,
@@ -249,11 +256,11 @@ impl Preview {
             self.dns_queries
         );
         let _ = writeln!(out);
-        let width = self.steps.iter().map(|s| s.ip.to_string().len()).max().unwrap_or(7).max(7);
-        for s in &self.steps {
+        let rows = self.steps.iter().map(|s| {
             let action = serde_json::to_value(s.action).ok().and_then(|v| v.as_str().map(str::to_owned));
-            let _ = writeln!(out, "  {:<10}  {:<width$}  {}", action.unwrap_or_default(), s.ip.to_string(), s.reason);
-        }
+            vec![action.unwrap_or_default(), s.ip.to_string(), s.reason.clone()]
+        });
+        out.push_str(&table(&[], &[], rows));
         if self.steps.is_empty() {
             let _ = writeln!(out, "  (no addresses: DNS answers none and the target group holds none)");
         }
@@ -273,7 +280,8 @@ impl Preview {
         if let Some(rail) = &self.rail_refusal {
             let _ = writeln!(
                 out,
-                "WARNING: the deregistration would be refused, the run fails at SafetyRailTripped: {rail}"
+                "{}: the deregistration would be refused, the run fails at SafetyRailTripped: {rail}",
+                paint(BAD, "WARNING")
             );
         }
         out
@@ -283,6 +291,11 @@ impl Preview {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text as a pipe or file receives it (anstream strips the colour there).
+    fn plain(text: &str) -> String {
+        anstream::adapter::strip_str(text).to_string()
+    }
     use albsync_core::StateDocument;
     use albsync_core::plan::plan;
     use albsync_core::target::HealthState;
@@ -339,7 +352,7 @@ mod tests {
         let p = preview(&[1, 2], &[1, 2], &[1, 2], &[]);
         assert!(p.noop && !p.writes_state);
         assert!(p.steps.iter().all(|s| s.action == Action::Keep));
-        assert!(p.text().contains("next run: nothing to do"));
+        assert!(plain(&p.text()).contains("next run: nothing to do"));
     }
 
     #[test]
@@ -363,7 +376,7 @@ mod tests {
             "{}",
             p.steps[2].reason
         );
-        let text = p.text();
+        let text = plain(&p.text());
         assert!(text.contains("next run: registers 1, deregisters 1, saves albsync/k.json"), "{text}");
     }
 
@@ -374,7 +387,7 @@ mod tests {
         assert!(p.deregister.is_empty());
         assert!(p.rail_refusal.as_deref().is_some_and(|r| r.contains("target group would be empty")), "{p:?}");
         assert!(p.steps.iter().all(|s| s.action == Action::Refused));
-        assert!(p.text().contains("WARNING: the deregistration would be refused"));
+        assert!(plain(&p.text()).contains("WARNING: the deregistration would be refused"));
     }
 
     #[test]

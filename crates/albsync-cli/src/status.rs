@@ -8,12 +8,15 @@ use std::net::IpAddr;
 use albsync_core::Binding;
 use albsync_core::events::{Resolved, Strategy};
 use albsync_core::target::RegisteredTarget;
+use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::style::{BAD, GOOD, NOTE, paint, table};
 use crate::world::{Saved, Stored};
 
 /// What DNS answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct DnsView {
     /// Every address seen, sorted; empty when DNS failed.
@@ -27,7 +30,8 @@ pub struct DnsView {
 }
 
 /// A target in the target group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetView {
     /// Address.
@@ -41,7 +45,8 @@ pub struct TargetView {
 }
 
 /// The state document, if there is a valid one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct StateView {
     /// DNS's addresses in the run that wrote it.
@@ -55,7 +60,8 @@ pub struct StateView {
 }
 
 /// One address, side by side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Row {
     /// The address.
@@ -75,7 +81,8 @@ pub struct Row {
 }
 
 /// The `status` document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// Binding name.
@@ -85,8 +92,10 @@ pub struct Status {
     /// Target group ARN.
     pub target_group_arn: String,
     /// Port.
+    #[schemars(range(min = 1))]
     pub port: u16,
     /// Grace.
+    #[schemars(range(min = 1))]
     pub grace_runs: u32,
     /// State bucket.
     pub state_bucket: String,
@@ -194,7 +203,7 @@ impl Status {
         );
         match (&self.dns.error, self.dns.strategy) {
             (Some(e), _) => {
-                let _ = writeln!(out, "DNS      no answer: {e}");
+                let _ = writeln!(out, "DNS      {}: {e}", paint(BAD, "no answer"));
             }
             (None, strategy) => {
                 let how = match strategy {
@@ -215,36 +224,30 @@ impl Status {
                 let _ = writeln!(out, "state    {location}, written {} by {}", s.written_at, s.written_by);
             }
             (None, Some(e)) => {
-                let _ = writeln!(out, "state    INVALID: {e}");
+                let _ = writeln!(out, "state    {}: {e}", paint(BAD, "INVALID"));
             }
             (None, None) => {
                 let _ = writeln!(out, "state    {location}: none yet (no run has saved one)");
             }
         }
         let _ = writeln!(out);
-        let width = self.addresses.iter().map(|r| r.ip.to_string().len()).max().unwrap_or(7).max(7);
-        let _ = writeln!(
-            out,
-            "  {:<width$}  {:<4}  {:<12}  {:<11}  {:<5}  note",
-            "address", "DNS", "target group", "state", "agree"
-        );
-        for r in &self.addresses {
+        let rows = self.addresses.iter().map(|r| {
             let state = match (r.state_active, r.pending_misses) {
                 (_, Some(m)) => format!("pending {m}/{}", self.grace_runs),
                 (true, None) => "active".to_owned(),
                 (false, None) => "-".to_owned(),
             };
-            let _ = writeln!(
-                out,
-                "  {:<width$}  {:<4}  {:<12}  {:<11}  {:<5}  {}",
+            let note = if r.agree { r.note.clone() } else { paint(NOTE, &r.note) };
+            vec![
                 r.ip.to_string(),
-                if r.in_dns { "yes" } else { "-" },
-                r.target_health.as_deref().unwrap_or("-"),
+                if r.in_dns { "yes" } else { "-" }.to_owned(),
+                r.target_health.clone().unwrap_or_else(|| "-".to_owned()),
                 state,
-                if r.agree { "yes" } else { "NO" },
-                r.note
-            );
-        }
+                if r.agree { "yes" } else { "NO" }.to_owned(),
+                note,
+            ]
+        });
+        out.push_str(&table(&["address", "DNS", "target group", "state", "agree", "note"], &[], rows));
         let others: Vec<String> =
             self.targets.iter().filter(|t| !t.ours).map(|t| format!("{}:{}", t.ip, t.port)).collect();
         if !others.is_empty() {
@@ -255,13 +258,15 @@ impl Status {
         if self.in_sync {
             let _ = writeln!(
                 out,
-                "IN SYNC: DNS, the target group and the state agree on {} addresses",
+                "{}: DNS, the target group and the state agree on {} addresses",
+                paint(GOOD, "IN SYNC"),
                 self.addresses.len()
             );
         } else {
             let _ = writeln!(
                 out,
-                "NOT IN SYNC: {disagree} of {} addresses disagree{}",
+                "{}: {disagree} of {} addresses disagree{}",
+                paint(BAD, "NOT IN SYNC"),
                 self.addresses.len(),
                 match (&self.state, &self.state_error) {
                     (None, None) => "; no state document yet",
@@ -314,6 +319,11 @@ fn judge(
 mod tests {
     use super::*;
     use albsync_core::target::HealthState;
+
+    /// The text as a pipe or file receives it (anstream strips the colour there).
+    fn plain(text: &str) -> String {
+        anstream::adapter::strip_str(text).to_string()
+    }
 
     const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef";
 
@@ -373,7 +383,7 @@ mod tests {
         );
         assert!(s.in_sync);
         assert!(s.addresses.iter().all(|r| r.agree && r.note == "in sync"));
-        assert!(s.text().contains("IN SYNC: DNS, the target group and the state agree on 2 addresses"));
+        assert!(plain(&s.text()).contains("IN SYNC: DNS, the target group and the state agree on 2 addresses"));
     }
 
     #[test]
@@ -397,7 +407,7 @@ mod tests {
                 ("DNS answers it; not registered yet (the next run registers it)", false),
             ]
         );
-        let text = s.text();
+        let text = plain(&s.text());
         assert!(text.contains("(other ports, not albsync's: 10.0.1.9:80)"), "{text}");
         assert!(text.contains("NOT IN SYNC: 2 of 3 addresses disagree"), "{text}");
         let row = text.lines().find(|l| l.trim_start().starts_with("10.0.1.2 ")).expect("row");
@@ -413,6 +423,23 @@ mod tests {
         );
         assert!(!s.in_sync);
         assert_eq!(s.addresses[0].target_health.as_deref(), Some("draining"));
-        assert!(s.text().contains("DNS      no answer: alb.test: the name server answered SERVFAIL"));
+        assert!(plain(&s.text()).contains("DNS      no answer: alb.test: the name server answered SERVFAIL"));
+    }
+
+    #[test]
+    fn a_long_health_state_widens_its_column_instead_of_pushing_the_others() {
+        let s = Status::build(
+            &binding(),
+            Ok(&resolved(&[1, 2])),
+            &stored(&[(1, 443, HealthState::UnhealthyDraining), (2, 443, HealthState::Healthy)], &[1, 2], &[]),
+        );
+        let text = plain(&s.text());
+        let header = text.lines().find(|l| l.trim_start().starts_with("address")).expect("header");
+        let column = header.find("state").expect("state column");
+        for ip in ["10.0.1.1 ", "10.0.1.2 "] {
+            let row = text.lines().find(|l| l.trim_start().starts_with(ip)).expect("row");
+            assert_eq!(row.get(column..column + 6), Some("active"), "misaligned:\n{header}\n{row}");
+        }
+        assert!(text.contains("unhealthy.draining"), "{text}");
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::style::{BAD, GOOD, NOTE, PATH, paint, table};
 use crate::timeline::{AttemptResult, Note, Timeline, Tracker, Visit, VisitStatus};
 
 /// `9ms`, `2.04s`, `3m07s`.
@@ -122,19 +123,17 @@ pub fn history(t: &Timeline) -> String {
         let _ = writeln!(out, "binding    {b}");
     }
     let _ = writeln!(out);
-    let width = t.states.iter().map(|v| v.label().len()).max().unwrap_or(5).max(5);
-    let _ = writeln!(out, "  {:>9}  {:>7}  {:<width$}  {:<8}  result", "at", "took", "state", "type");
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for v in &t.states {
         let took = v.duration_ms.map(duration).unwrap_or_else(|| "-".to_owned());
-        let _ = writeln!(
-            out,
-            "  {:>9}  {:>7}  {:<width$}  {:<8}  {}",
-            offset(v.entered_ms),
-            took,
-            v.label(),
-            v.state_type,
-            status_word(v)
-        );
+        let word = status_word(v);
+        let result = match v.status {
+            VisitStatus::Failed => paint(BAD, &word),
+            VisitStatus::Caught => paint(NOTE, &word),
+            _ if v.retries > 0 => paint(NOTE, &word),
+            _ => word,
+        };
+        rows.push(vec![offset(v.entered_ms), took, v.label(), v.state_type.clone(), result]);
         let show_attempts = v.attempts.len() > 1 || v.attempts.iter().any(|a| a.error.is_some());
         for a in v.attempts.iter().filter(|_| show_attempts) {
             let waited = a.waited_ms.map(|w| format!(" after waiting {}", duration(w))).unwrap_or_default();
@@ -147,16 +146,12 @@ pub fn history(t: &Timeline) -> String {
                     format!("timed out: {}", error_text(a.error.as_deref(), a.cause.as_deref()))
                 }
             };
-            let _ = writeln!(
-                out,
-                "  {:>9}  {:>7}  {:<width$}  attempt {}{waited}: {result}",
-                offset(a.started_ms),
-                took,
-                "",
-                a.number
-            );
+            let line = format!("attempt {}{waited}: {result}", a.number);
+            let line = if a.error.is_some() { paint(NOTE, &line) } else { line };
+            rows.push(vec![offset(a.started_ms), took, String::new(), String::new(), line]);
         }
     }
+    out.push_str(&table(&["at", "took", "state", "type", "result"], &[0, 1], rows));
     let _ = writeln!(out);
     out.push_str(&outcome(t));
     out
@@ -165,10 +160,15 @@ pub fn history(t: &Timeline) -> String {
 /// The closing block of `run` and `history`: path, retries, result.
 pub fn outcome(t: &Timeline) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "path       {}", path(&t.states));
+    let _ = writeln!(out, "path       {}", paint(PATH, &path(&t.states)));
     let _ = writeln!(out, "retries    {}", retries(&t.states));
     let took = t.duration_ms.map(|d| format!(" after {}", duration(d))).unwrap_or_default();
-    let _ = writeln!(out, "outcome    {}{took}", t.status);
+    let status = match t.status.as_str() {
+        "SUCCEEDED" => paint(GOOD, &t.status),
+        "RUNNING" => t.status.clone(),
+        _ => paint(BAD, &t.status),
+    };
+    let _ = writeln!(out, "outcome    {status}{took}");
     for line in &t.summary {
         let _ = writeln!(out, "           {line}");
     }
@@ -187,12 +187,8 @@ pub fn progress(tracker: &Tracker, note: &Note, at_ms: i64) -> Option<String> {
             let v = visits.get(*i)?;
             let a = v.attempts.last()?;
             let what = if a.result == AttemptResult::TimedOut { "timed out" } else { "failed" };
-            format!(
-                "{:<40} attempt {} {what}: {}",
-                v.label(),
-                a.number,
-                error_text(a.error.as_deref(), a.cause.as_deref())
-            )
+            let text = format!("attempt {} {what}: {}", a.number, error_text(a.error.as_deref(), a.cause.as_deref()));
+            format!("{:<40} {}", v.label(), paint(NOTE, &text))
         }
         Note::Retrying(i) => {
             let v = visits.get(*i)?;
@@ -211,8 +207,8 @@ pub fn progress(tracker: &Tracker, note: &Note, at_ms: i64) -> Option<String> {
         }
         Note::IterationFailed(it) => format!("{:<40} iteration failed", format!("{}[{}]", it.map, it.index)),
         Note::Ended { status, error, cause } => match status.as_str() {
-            "SUCCEEDED" => "execution SUCCEEDED".to_owned(),
-            other => format!("execution {other}: {}", error_text(error.as_deref(), cause.as_deref())),
+            "SUCCEEDED" => format!("execution {}", paint(GOOD, "SUCCEEDED")),
+            other => format!("execution {}: {}", paint(BAD, other), error_text(error.as_deref(), cause.as_deref())),
         },
     };
     Some(format!("  {:>9}  {line}", offset(at_ms)))
@@ -223,6 +219,11 @@ mod tests {
     use super::*;
     use crate::timeline::Timeline;
     use crate::timeline::tests::{info, retried_run};
+
+    /// The text as a pipe or file receives it (anstream strips the colour there).
+    fn plain(text: &str) -> String {
+        anstream::adapter::strip_str(text).to_string()
+    }
 
     #[test]
     fn durations_read_naturally() {
@@ -254,7 +255,7 @@ mod tests {
     #[test]
     fn the_history_table_lists_attempts_with_waits_and_errors() {
         let t = Timeline::build(&info("SUCCEEDED"), &retried_run());
-        let text = history(&t);
+        let text = plain(&history(&t));
         assert!(text.contains("status     SUCCEEDED  started 1970-01-01T00:00:01.000Z  took 2.04s\n"), "{text}");
         let resolve = text.lines().find(|l| l.contains("Resolve ")).expect("row");
         assert!(
@@ -277,7 +278,7 @@ mod tests {
         for e in retried_run() {
             if let Some(note) = tracker.ingest(&e) {
                 let at = tracker.offset(e.at_ms);
-                lines.extend(progress(&tracker, &note, at));
+                lines.extend(progress(&tracker, &note, at).map(|l| plain(&l)));
             }
         }
         assert!(lines[0].trim_start().starts_with("+0.000s  Resolve"), "{lines:?}");

@@ -7,13 +7,15 @@
 
 use std::collections::HashMap;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::events::{AttemptEnd, Event, Kind, cause_message};
 
 /// Which iteration of which Map a state ran in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Iteration {
     /// The Map state's name.
@@ -23,7 +25,7 @@ pub struct Iteration {
 }
 
 /// How a visit of a state ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VisitStatus {
     /// Still in it.
@@ -37,7 +39,7 @@ pub enum VisitStatus {
 }
 
 /// How an attempt of a Task ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AttemptResult {
     Running,
@@ -47,7 +49,8 @@ pub enum AttemptResult {
 }
 
 /// One attempt of a Task (the first try or a retry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     /// 1 for the first try.
@@ -67,7 +70,8 @@ pub struct Attempt {
 }
 
 /// One visit of one state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Visit {
     /// The state's name.
@@ -344,7 +348,8 @@ pub struct ExecutionInfo {
 }
 
 /// The timeline of one execution: the `history` document (schemas/history.schema.json).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Timeline {
     /// The execution's ARN.

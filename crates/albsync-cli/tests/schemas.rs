@@ -1,8 +1,10 @@
-//! The JSON Schemas in `schemas/` describe what `--output json` prints: every document the pure code builds is
-//! checked against its schema here (a small validator for the subset the schemas use: `type`, `enum`,
-//! `properties` with `required` and `additionalProperties: false`, `items`, `oneOf`, `$ref`), so a field added,
-//! renamed or removed in the code fails `cargo test` until the schema follows. The end-to-end tests validate
-//! real outputs with the full `jsonschema` validator.
+//! The JSON Schemas in `schemas/` describe what `--output json` prints. They are generated from the output
+//! structs (schemars, the serialize contract: what the CLI writes, every field present), checked in so that
+//! users and the end-to-end tests can read them, and kept equal to the code here: a field added, renamed or
+//! removed fails `cargo test` until the files are regenerated with
+//! `ALBSYNC_BLESS=1 cargo test -p albsync-cli --test schemas`. Every document the pure code builds is then
+//! validated against its file with a real validator (the jsonschema crate); the end-to-end tests validate the
+//! real outputs of the binary the same way (Python jsonschema).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -18,92 +20,91 @@ use albsync_core::events::{Resolved, Strategy};
 use albsync_core::plan::plan;
 use albsync_core::target::{HealthState, RegisteredTarget};
 use albsync_core::{Binding, StateDocument};
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
 const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
 
+/// The commands whose `--output json` has a schema: (file name, command line).
+const DOCUMENTS: [(&str, &str); 4] = [
+    ("status", "albsync status --output json"),
+    ("plan", "albsync plan --output json"),
+    ("graph", "albsync graph --output json"),
+    ("history", "albsync history --output json"),
+];
+
+fn path_of(name: &str) -> String {
+    format!("{}/schemas/{name}.schema.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn generate<T: JsonSchema>(name: &str, title: &str) -> Value {
+    let schema = SchemaSettings::draft2020_12().for_serialize().into_generator().into_root_schema_for::<T>();
+    let mut doc = schema.to_value();
+    doc["$id"] = json!(format!("https://github.com/albsync/albsync/crates/albsync-cli/schemas/{name}.schema.json"));
+    doc["title"] = json!(title);
+    doc
+}
+
+/// The schema the code generates for `name`.
+fn generated(name: &str) -> Value {
+    let title = DOCUMENTS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).expect("known document");
+    match name {
+        "status" => generate::<Status>(name, title),
+        "plan" => generate::<Preview>(name, title),
+        "graph" => generate::<Graph>(name, title),
+        "history" => generate::<Timeline>(name, title),
+        other => panic!("no schema for {other}"),
+    }
+}
+
+/// The schema file as checked in.
 fn schema(name: &str) -> Value {
-    let path = format!("{}/schemas/{name}.schema.json", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("schema file");
+    let text = std::fs::read_to_string(path_of(name)).expect("schema file");
     serde_json::from_str(&text).expect("schema is JSON")
 }
 
-fn type_ok(t: &str, v: &Value) -> bool {
-    match t {
-        "object" => v.is_object(),
-        "array" => v.is_array(),
-        "string" => v.is_string(),
-        "integer" => v.is_i64() || v.is_u64(),
-        "number" => v.is_number(),
-        "boolean" => v.is_boolean(),
-        "null" => v.is_null(),
-        _ => false,
+#[test]
+fn the_schema_files_are_the_ones_the_structs_generate() {
+    let bless = std::env::var_os("ALBSYNC_BLESS").is_some();
+    for (name, _) in DOCUMENTS {
+        let want = generated(name);
+        if bless {
+            let text = serde_json::to_string_pretty(&want).expect("serializes") + "\n";
+            std::fs::write(path_of(name), text).expect("write schema");
+        }
+        assert_eq!(
+            schema(name),
+            want,
+            "schemas/{name}.schema.json is out of date: ALBSYNC_BLESS=1 cargo test -p albsync-cli --test schemas"
+        );
     }
 }
 
-/// Problems of `v` against `s`, with JSON paths.
-fn check(root: &Value, s: &Value, v: &Value, at: &str, out: &mut Vec<String>) {
-    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-        let name = r.trim_start_matches("#/$defs/");
-        return check(root, &root["$defs"][name], v, at, out);
-    }
-    if let Some(options) = s.get("oneOf").and_then(Value::as_array) {
-        let fits = options.iter().filter(|o| {
-            let mut errs = Vec::new();
-            check(root, o, v, at, &mut errs);
-            errs.is_empty()
-        });
-        if fits.count() != 1 {
-            out.push(format!("{at}: matches not exactly one of oneOf"));
-        }
-        return;
-    }
-    if let Some(allowed) = s.get("enum").and_then(Value::as_array)
-        && !allowed.contains(v)
-    {
-        out.push(format!("{at}: {v} not in enum"));
-    }
-    match s.get("type") {
-        Some(Value::String(t)) if !type_ok(t, v) => out.push(format!("{at}: {v} is not {t}")),
-        Some(Value::Array(ts)) if !ts.iter().filter_map(Value::as_str).any(|t| type_ok(t, v)) => {
-            out.push(format!("{at}: {v} is none of {ts:?}"));
-        }
-        _ => {}
-    }
-    if let (Some(props), Some(obj)) = (s.get("properties").and_then(Value::as_object), v.as_object()) {
-        let declared: BTreeSet<&String> = props.keys().collect();
-        let present: BTreeSet<&String> = obj.keys().collect();
-        if s.get("additionalProperties") == Some(&Value::Bool(false)) && present != declared {
-            out.push(format!("{at}: keys {present:?} differ from the schema's {declared:?}"));
-        }
-        for req in s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-            if !obj.contains_key(req) {
-                out.push(format!("{at}: missing required {req}"));
-            }
-        }
-        for (k, sub) in props {
-            if let Some(child) = obj.get(k) {
-                check(root, sub, child, &format!("{at}.{k}"), out);
-            }
-        }
-    }
-    if let (Some(items), Some(list)) = (s.get("items"), v.as_array()) {
-        for (i, item) in list.iter().enumerate() {
-            check(root, items, item, &format!("{at}[{i}]"), out);
-        }
-    }
-    if let (Some(extra), Some(obj)) = (s.get("additionalProperties").filter(|a| a.is_object()), v.as_object()) {
-        for (k, child) in obj {
-            check(root, extra, child, &format!("{at}.{k}"), out);
-        }
+#[test]
+fn the_validator_refuses_what_the_schemas_forbid() {
+    // The checks below are worth something only if the schemas reject a wrong document.
+    let b = binding();
+    let good = serde_json::to_value(Status::build(&b, Ok(&resolved()), &stored(&b))).expect("status");
+    let validator = jsonschema::validator_for(&schema("status")).expect("valid schema");
+    assert!(validator.is_valid(&good));
+    let mut extra = good.clone();
+    extra["surprise"] = json!(1);
+    let mut missing = good.clone();
+    missing.as_object_mut().expect("object").remove("inSync");
+    let mut wrong_type = good.clone();
+    wrong_type["port"] = json!("443");
+    let mut wrong_enum = good;
+    wrong_enum["dns"]["strategy"] = json!("guessed");
+    for bad in [extra, missing, wrong_type, wrong_enum] {
+        assert!(!validator.is_valid(&bad), "accepted: {bad:#}");
     }
 }
 
 fn assert_valid(name: &str, doc: &impl serde::Serialize) {
-    let s = schema(name);
     let v = serde_json::to_value(doc).expect("serializes");
-    let mut problems = Vec::new();
-    check(&s, &s, &v, "$", &mut problems);
+    let validator = jsonschema::validator_for(&schema(name)).expect("valid schema");
+    let problems: Vec<String> = validator.iter_errors(&v).map(|e| format!("{}: {e}", e.instance_path())).collect();
     assert!(problems.is_empty(), "{name}: {problems:#?}\n{v:#}");
 }
 
@@ -169,9 +170,14 @@ fn graph_documents_match_their_schema_marked_or_not() {
     let machine = asl::parse(DEFINITION).expect("definition");
     let mut g = Graph::of(&machine);
     assert_valid("graph", &g);
-    let info = ExecutionInfo { arn: "arn:x".into(), status: "SUCCEEDED".into(), ..ExecutionInfo::default() };
-    let t = Timeline::build(&info, &[]);
+    // Marked with a real path: retries, a Map iteration and a failure, so every marking field is exercised.
+    let info = ExecutionInfo { arn: "arn:x".into(), status: "FAILED".into(), ..ExecutionInfo::default() };
+    let t = Timeline::build(&info, &events());
     g.mark(&t.execution_arn, &t.states);
+    let v = serde_json::to_value(&g).expect("graph");
+    let resolve = v["nodes"].as_array().and_then(|n| n.iter().find(|n| n["name"] == "Resolve")).expect("Resolve");
+    assert_eq!((resolve["visits"].as_u64(), resolve["retries"].as_u64()), (Some(1), Some(1)), "{resolve:#}");
+    assert!(v["edges"].as_array().is_some_and(|e| e.iter().any(|e| e["taken"] == true)), "{v:#}");
     assert_valid("graph", &g);
 }
 

@@ -15,6 +15,7 @@ use crate::target::TargetSpec;
 
 /// How the addresses were found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// `all.<name>` answered every address in one response, checked against the plain name: complete for

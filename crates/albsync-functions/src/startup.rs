@@ -3,23 +3,12 @@
 use std::fmt::Display;
 use std::process::ExitCode;
 
-use tracing_subscriber::EnvFilter;
-
-/// JSON logs on stdout (CloudWatch Logs reads them as structured fields). The level comes from Lambda's
-/// `AWS_LAMBDA_LOG_LEVEL` (set by the deployment), else `RUST_LOG`, else `info`.
+/// Logging as the Lambda runtime crate sets it up (`lambda_runtime::tracing::init_default_subscriber`): JSON
+/// lines when Lambda's log format is JSON (`AWS_LAMBDA_LOG_FORMAT`, set by the deployment), the level from
+/// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`. Unlike a hand-built subscriber it keeps the runtime's
+/// per-invocation span, so every line carries the request id.
 pub fn init_tracing() {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_owned())
-        .to_lowercase();
-    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_target(false)
-        .with_ansi(false)
-        .init();
+    lambda_runtime::tracing::init_default_subscriber();
 }
 
 /// Prints one line naming what is wrong with the configuration and returns the exit code to stop with.

@@ -1,7 +1,8 @@
 //! The handlers against real stand-ins: moto for AWS, a DNS server on 127.0.0.1.
 //!
 //! Each test drives the functions the way the state machine does (resolve, plan, save, register,
-//! deregister) and asserts through the AWS APIs what changed.
+//! deregister) and asserts through the AWS APIs what changed. All tests share one moto server
+//! ([`Moto::shared`]); each has a target group, a bucket and a DNS server of its own.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
@@ -23,10 +24,10 @@ use serde_json::{Value, json};
 const PREFIX: &str = "albsync/";
 
 struct World {
-    _moto: Moto,
     dns: TestDns,
     clients: Clients,
     tg_arn: String,
+    bucket: String,
     resolve: resolve::Deps<CloudWatchMetrics>,
     diff: diff::Deps<ElbTargetGroup, S3StateStore>,
     register: register::Deps<ElbTargetGroup>,
@@ -46,31 +47,32 @@ fn ip(i: u8) -> Ipv4Addr {
 
 impl World {
     async fn new() -> World {
-        let moto = Moto::start();
+        let moto = Moto::shared();
         let clients = Clients::new(&moto.sdk_config().await);
-        let tg_arn = moto.create_ip_target_group("web", 443);
-        clients.s3.create_bucket().bucket("state").send().await.expect("bucket");
+        let tg_arn = moto.create_ip_target_group(&Moto::unique("web"), 443);
+        let bucket = Moto::unique("state");
+        clients.s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
         let dns = TestDns::start().await.expect("dns");
         let metrics = CloudWatchMetrics::new(clients.cloudwatch.clone(), "AlbSync").expect("namespace");
         World {
             resolve: resolve::Deps { metrics, dns_server: Some(dns.addr()) },
             diff: diff::Deps {
                 targets: ElbTargetGroup::new(clients.elb.clone()),
-                store: S3StateStore::new(clients.s3.clone(), "state"),
+                store: S3StateStore::new(clients.s3.clone(), &bucket),
                 prefix: PREFIX.to_owned(),
             },
             register: register::Deps { targets: ElbTargetGroup::new(clients.elb.clone()) },
             deregister: deregister::Deps {
                 targets: ElbTargetGroup::new(clients.elb.clone()),
-                store: S3StateStore::new(clients.s3.clone(), "state"),
+                store: S3StateStore::new(clients.s3.clone(), &bucket),
                 prefix: PREFIX.to_owned(),
             },
             last_run: Mutex::new(0),
             grace_runs: 2,
-            _moto: moto,
             dns,
             clients,
             tg_arn,
+            bucket,
         }
     }
 
@@ -150,9 +152,15 @@ impl World {
         Ok(serde_json::from_value(out).expect("plan result"))
     }
 
+    /// The state document's key: `<prefix><dnsName>/<target group name>-<id>/<port>.json`.
+    fn state_key(&self) -> String {
+        let mut parts = self.tg_arn.rsplit('/');
+        let (id, name) = (parts.next().expect("id"), parts.next().expect("name"));
+        format!("{PREFIX}alb.test/{name}-{id}/443.json")
+    }
+
     async fn state(&self) -> Option<albsync_aws::Stored> {
-        let key = format!("{PREFIX}alb.test/web-{}/443.json", self.tg_arn.rsplit('/').next().expect("id"));
-        self.diff.store.read(&key).await.expect("read state")
+        self.diff.store.read(&self.state_key()).await.expect("read state")
     }
 }
 
@@ -187,8 +195,8 @@ async fn a_corrupt_state_document_fails_the_plan_and_stays_untouched() {
     let w = World::new().await;
     w.answer(&[1]);
     w.run("e1").await.expect("first run");
-    let key = format!("{PREFIX}alb.test/web-{}/443.json", w.tg_arn.rsplit('/').next().expect("id"));
-    w.clients.s3.put_object().bucket("state").key(&key).body(b"{oops".to_vec().into()).send().await.expect("put");
+    let key = w.state_key();
+    w.clients.s3.put_object().bucket(&w.bucket).key(&key).body(b"{oops".to_vec().into()).send().await.expect("put");
     let err = w.run("e2").await.expect_err("corrupt");
     assert_eq!(err.error_type, "Albsync.StateDocumentInvalid");
     assert!(err.error_message.contains(&key), "{}", err.error_message);
@@ -339,7 +347,7 @@ async fn a_save_whose_first_attempt_committed_is_not_superseded() {
     let plan = w.plan(&resolved).await.expect("plan");
     let deps = diff::Deps {
         targets: ElbTargetGroup::new(w.clients.elb.clone()),
-        store: CommitsThenConflicts(S3StateStore::new(w.clients.s3.clone(), "state")),
+        store: CommitsThenConflicts(S3StateStore::new(w.clients.s3.clone(), &w.bucket)),
         prefix: PREFIX.to_owned(),
     };
     let save = |who: &str| {

@@ -1,19 +1,41 @@
-//! Starts the moto server, the AWS API emulator the integration tests run against, on 127.0.0.1.
+//! Test support: one moto server (the AWS API emulator) per test binary, on 127.0.0.1.
 //!
 //! moto is installed, pinned, by `scripts/setup-python.sh` into `.tools/venv`; the tests use that
 //! interpreter (or `ALBSYNC_PYTHON`). A missing install fails the test with the command to run, never skips.
+//!
+//! Why one server, not one per test: moto's first EC2 call on a fresh server costs seconds of CPU (the
+//! backend import), and several servers starting at once on a busy 2-core machine starve each other. So
+//! [`Moto::shared`] starts one server the first time a test asks and hands every later test the same one.
+//! Tests isolate themselves by resource names ([`Moto::unique`]): nothing in a shared server is reset.
+//!
+//! The server lives exactly as long as the test process: it is started with a pipe on its standard input
+//! that only this process holds, and exits when that pipe closes (the process ended, however it ended).
+//!
+//! Every request has a generous limit that says what it is for, and the error names it ("moto did not
+//! answer CreateVpc within 60 s"): a slow machine makes a test slower, never red.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A running moto server, stopped when dropped.
+/// How long one request to moto may take: far above the few seconds its slowest first call costs on a
+/// loaded machine, so only a hung server reaches it.
+pub const REQUEST_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long the server may take to start answering (Python start-up and imports on a busy machine).
+pub const STARTUP_LIMIT: Duration = Duration::from_secs(120);
+
+/// A running moto server. The shared one ([`Moto::shared`]) stops when the test process ends.
 #[derive(Debug)]
 pub struct Moto {
-    child: Child,
     port: u16,
+    agent: ureq::Agent,
+    // Held only so the server sees its standard input close when this process ends.
+    _lifeline: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
 }
 
 /// The repository root (two levels above this crate).
@@ -35,39 +57,27 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
 }
 
-/// Sends one HTTP/1.0 request and returns the status and body (enough for moto's control API).
-fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
-    http_with(port, method, path, "application/json", "", body)
-}
+/// Runs moto's server and exits as soon as standard input reaches end of file (the test process is gone).
+const LAUNCHER: &str = "\
+import os, sys, threading
+def watch():
+    sys.stdin.buffer.read()
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+from moto.server import main
+main(sys.argv[1:])
+";
 
-fn http_with(
-    port: u16,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    extra_headers: &str,
-    body: &str,
-) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{extra_headers}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut reader = BufReader::new(s);
-    let mut status = String::new();
-    reader.read_line(&mut status)?;
-    let code = status.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let mut rest = String::new();
-    reader.read_to_string(&mut rest)?;
-    let body = rest.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Ok((code, body))
-}
+static SHARED: OnceLock<Moto> = OnceLock::new();
+static UNIQUE: AtomicU32 = AtomicU32::new(0);
 
 impl Moto {
-    /// Starts a fresh server on a free port and waits until it answers.
-    pub fn start() -> Moto {
+    /// The one server of this test binary, started on first use and configured to execute state machines.
+    pub fn shared() -> &'static Moto {
+        SHARED.get_or_init(Moto::start)
+    }
+
+    fn start() -> Moto {
         let py = python();
         if !py.exists() {
             panic!("moto is not installed: {} is missing; run `scripts/setup-python.sh` first", py.display());
@@ -76,67 +86,108 @@ impl Moto {
         let log = std::env::temp_dir().join(format!("albsync-moto-{port}.log"));
         let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
         let err_file = log_file.try_clone().unwrap_or_else(|e| panic!("cloning log handle: {e}"));
-        let child = Command::new(&py)
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
+        let mut child = Command::new(&py)
+            .args(["-c", LAUNCHER, "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::piped())
             .stdout(log_file)
             .stderr(err_file)
             .spawn()
             .unwrap_or_else(|e| panic!("starting moto with {}: {e}", py.display()));
-        let mut moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok((200, _)) = http(port, "GET", "/moto-api/", "") {
-                break;
-            }
-            if let Ok(Some(status)) = moto.child.try_wait() {
+        let lifeline = child.stdin.take().unwrap_or_else(|| panic!("moto's standard input was not piped"));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(REQUEST_LIMIT))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let moto = Moto { port, agent, _lifeline: Mutex::new(lifeline), _child: Mutex::new(child) };
+        let deadline = Instant::now() + STARTUP_LIMIT;
+        while moto.get_status("/moto-api/") != Some(200) {
+            let exited = moto._child.lock().map(|mut c| c.try_wait().ok().flatten()).unwrap_or(None);
+            if let Some(status) = exited {
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
                 panic!("moto exited with {status} before answering:\n{text}");
             }
             if Instant::now() > deadline {
-                panic!("moto did not answer on 127.0.0.1:{port} within 30 s; log: {}", log.display());
+                panic!(
+                    "moto did not answer on 127.0.0.1:{port} within {} s of starting; log: {}",
+                    STARTUP_LIMIT.as_secs(),
+                    log.display()
+                );
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(200));
         }
-        moto.configure();
+        // Conditional writes and everything else need no configuration; state machine execution does.
+        let (status, text) = moto.post(
+            "configuring state machine execution",
+            "/moto-api/config",
+            "application/json",
+            None,
+            r#"{"stepfunctions": {"execute_state_machine": true}}"#,
+        );
+        if !matches!(status, 200 | 201) {
+            panic!("configuring moto answered {status}: {text}");
+        }
         moto
     }
 
-    fn configure(&mut self) {
-        // Conditional writes and everything else need no configuration; state machine execution does.
-        let body = r#"{"stepfunctions": {"execute_state_machine": true}}"#;
-        match http(self.port, "POST", "/moto-api/config", body) {
-            Ok((200 | 201, _)) => {}
-            other => panic!("configuring moto failed: {other:?}"),
+    fn get_status(&self, path: &str) -> Option<u16> {
+        self.agent.get(format!("{}{path}", self.endpoint())).call().ok().map(|r| r.status().as_u16())
+    }
+
+    /// One POST; a transport error or the request limit panics with `what` in the message.
+    fn post(&self, what: &str, path: &str, content_type: &str, service: Option<&str>, body: &str) -> (u16, String) {
+        let mut request = self.agent.post(format!("{}{path}", self.endpoint())).header("Content-Type", content_type);
+        if let Some(service) = service {
+            // moto routes awsQuery requests by the credential scope of the signature; it checks no signature.
+            let auth = format!(
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+            );
+            request = request.header("Authorization", auth);
+        }
+        let result = request.send(body).and_then(|mut r| {
+            let status = r.status().as_u16();
+            r.body_mut().read_to_string().map(|text| (status, text))
+        });
+        match result {
+            Ok(answer) => answer,
+            Err(ureq::Error::Timeout(_)) => {
+                panic!("moto did not answer {what} within {} s", REQUEST_LIMIT.as_secs())
+            }
+            Err(e) => panic!("{what} to moto on 127.0.0.1:{} failed: {e}", self.port),
         }
     }
 
+    /// A name no other test of this process has: `<prefix>-<n>`. Tests sharing the server isolate by it.
+    pub fn unique(prefix: &str) -> String {
+        format!("{prefix}-{}", UNIQUE.fetch_add(1, Ordering::Relaxed))
+    }
+
     /// Creates a VPC and returns its id. The EC2 SDK is a large build that nothing else needs, so this one
-    /// call is made as a plain awsQuery request (moto routes it by the credential scope; it checks no signature).
+    /// call is made as a plain awsQuery request.
     pub fn create_vpc(&self, cidr: &str) -> String {
         let body = format!("Action=CreateVpc&Version=2016-11-15&CidrBlock={}", cidr.replace('/', "%2F"));
-        let auth = "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\n";
-        let (status, text) = http_with(self.port, "POST", "/", "application/x-www-form-urlencoded", auth, &body)
-            .unwrap_or_else(|e| panic!("CreateVpc: {e}"));
-        let id = text.split("<vpcId>").nth(1).and_then(|t| t.split('<').next());
-        match (status, id) {
+        let (status, text) = self.post("CreateVpc", "/", "application/x-www-form-urlencoded", Some("ec2"), &body);
+        match (status, xml_text(&text, "vpcId")) {
             (200, Some(id)) => id.to_owned(),
             _ => panic!("CreateVpc answered {status}: {text}"),
         }
     }
 
     /// Creates a VPC (10.0.0.0/16) and a TCP IP target group in it on `port`; returns the target group ARN.
-    /// Made as plain awsQuery requests like [`Moto::create_vpc`], so tests need no extra SDK to set up.
+    /// `name` must be unique in the shared server (see [`Moto::unique`]); at most 32 characters (ELB's rule).
     pub fn create_ip_target_group(&self, name: &str, port: u16) -> String {
         let vpc = self.create_vpc("10.0.0.0/16");
         let body = format!(
             "Action=CreateTargetGroup&Version=2015-12-01&Name={name}&Protocol=TCP&Port={port}&VpcId={vpc}&TargetType=ip"
         );
-        let auth = "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=0\r\n";
-        let (status, text) = http_with(self.port, "POST", "/", "application/x-www-form-urlencoded", auth, &body)
-            .unwrap_or_else(|e| panic!("CreateTargetGroup: {e}"));
-        let arn = text.split("<TargetGroupArn>").nth(1).and_then(|t| t.split('<').next());
-        match (status, arn) {
+        let (status, text) = self.post(
+            "CreateTargetGroup",
+            "/",
+            "application/x-www-form-urlencoded",
+            Some("elasticloadbalancing"),
+            &body,
+        );
+        match (status, xml_text(&text, "TargetGroupArn")) {
             (200, Some(arn)) => arn.to_owned(),
             _ => panic!("CreateTargetGroup answered {status}: {text}"),
         }
@@ -173,9 +224,35 @@ impl Moto {
     }
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The text of the first `<tag>…</tag>` element of an awsQuery answer.
+fn xml_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    xml.split(&format!("<{tag}>")).nth(1).and_then(|t| t.split('<').next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_text_takes_the_first_element_and_nothing_else() {
+        let xml = "<a><vpcId>vpc-1</vpcId><vpcId>vpc-2</vpcId></a>";
+        assert_eq!(xml_text(xml, "vpcId"), Some("vpc-1"));
+        assert_eq!(xml_text(xml, "TargetGroupArn"), None);
+    }
+
+    #[test]
+    fn unique_names_never_repeat() {
+        let names: std::collections::HashSet<String> = (0..100).map(|_| Moto::unique("tg")).collect();
+        assert_eq!(names.len(), 100);
+    }
+
+    #[test]
+    fn the_shared_server_is_one_server_and_serves_two_target_groups() {
+        let a = Moto::shared();
+        let b = Moto::shared();
+        assert_eq!(a.endpoint(), b.endpoint());
+        let one = a.create_ip_target_group(&Moto::unique("self"), 443);
+        let two = b.create_ip_target_group(&Moto::unique("self"), 443);
+        assert_ne!(one, two);
     }
 }
