@@ -257,8 +257,8 @@ mod tests {
     fn the_albsync_definition_reads_in_workflow_order() {
         let m = parse(DEFINITION).expect("parses");
         let names: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(&names[..4], ["Resolve", "Diff", "ResolutionFailed", "Decide"]);
-        assert_eq!(names.len(), 20);
+        assert_eq!(&names[..5], ["Resolve", "Diff", "DnsNameNotFound", "DnsNoAddresses", "ResolutionFailed"]);
+        assert_eq!(names.len(), 22);
         let count = m.states.iter().find(|s| s.name == "CountGrace").expect("map");
         assert_eq!(count.kind, Kind::Map);
         let inner: Vec<&str> = count.children[0].states.iter().map(|s| s.name.as_str()).collect();
@@ -274,7 +274,9 @@ mod tests {
             vias,
             [
                 &Via::Rule("$.plan.noop == true".into()),
-                &Via::Rule("$.plan.unconfirmed[0] is present".into()),
+                &Via::Rule(
+                    "($.plan.unconfirmed[0] is present) and ($.resolved.resolution.mayLookAgain == true)".into()
+                ),
                 &Via::Default
             ]
         );
