@@ -145,7 +145,8 @@ def test_nxdomain_or_an_empty_answer_changes_nothing(st, mode, error):
     else:
         st.dns.set(b["dnsName"] + ".", a=[])
     run = st.run(b)
-    assert run.status == "FAILED" and run.error == "ResolutionFailed"
+    # The end state says which failure it was: a definite answer is not "after retries".
+    assert run.status == "FAILED" and run.error == error.removeprefix("Albsync."), run.error
     assert run.failures() == [error], "not retried: the answer is definite"
     assert st.targets(b) == addresses("10.0.7", 2)
     assert puts(st, b) == etag
@@ -174,18 +175,47 @@ def test_a_hundred_addresses_behind_eight_record_rotation_are_all_registered_in_
 
 
 def test_an_address_absent_from_sampled_answers_is_looked_for_before_it_is_counted(st):
-    b = st.new_binding("lookagain", lookup={"timeoutMs": 300, "maxQueries": 30, "settleQueries": 5})
-    ips = addresses("10.0.12", 3)
+    b = st.new_binding("lookagain", lookup={"timeoutMs": 300, "maxQueries": 60, "settleQueries": 5})
+    ips = addresses("10.0.12", 13)
     serve(st, b, ips)
     st.run(b)
-    serve(st, b, ips[:2], all_names=False)  # no all.<name>: only sampling can tell
+    # No all.<name>: only sampling can tell; 12 addresses rotated 8 at a time, so no answer is complete.
+    serve(st, b, ips[:12], all_names=False)
     run = st.run(b)
     assert run.status == "SUCCEEDED", run.error
     assert run.path[:6] == ["Resolve", "Diff", "Decide", "LookAgain", "Diff", "Decide"], run.path
     assert run.path.count("LookAgain") == 1, "one targeted look, then the count"
     assert "KeepCounting" in run.path
-    assert st.state(b)[0]["pending"] == {ips[2]: 1}
-    assert st.targets(b) == ips
+    assert st.state(b)[0]["pending"] == {ips[12]: 1}
+    assert st.targets(b) == sorted(ips, key=lambda ip: tuple(map(int, ip.split("."))))
+
+
+def test_a_small_alb_is_answered_whole_so_an_absence_is_counted_without_looking_again(st):
+    b = st.new_binding("small", lookup={"timeoutMs": 300})
+    ips = addresses("10.0.13", 4)
+    serve(st, b, ips)
+    st.run(b)
+    serve(st, b, ips[:3], all_names=False)  # 3 records: fewer than an answer holds, so the answer is complete
+    run = st.run(b)
+    assert run.status == "SUCCEEDED", run.error
+    assert "LookAgain" not in run.path, run.path
+    assert st.state(b)[0]["pending"] == {ips[3]: 1}
+
+
+def test_when_looking_again_is_spent_unsettled_addresses_are_neither_counted_nor_reset(st):
+    # settleQueries 1 and maxQueries 4: too little evidence to settle anything among 12 addresses.
+    b = st.new_binding("unsettled", lookup={"timeoutMs": 300, "maxQueries": 4, "settleQueries": 1, "lookAgain": 0})
+    ips = addresses("10.0.14", 12)
+    serve(st, b, ips)
+    assert st.run(b).status == "SUCCEEDED"
+    serve(st, b, ips[:11], all_names=False)
+    runs = [st.run(b) for _ in range(4)]
+    for run in runs:
+        assert run.status == "SUCCEEDED", run.error
+        assert "LookAgain" not in run.path, run.path
+    pending = st.state(b)[0]["pending"]
+    assert pending.get(ips[11], 0) == 0, "never counted on this little evidence"
+    assert ips[11] in st.targets(b), "so never removed"
 
 
 def test_a_corrupt_state_document_fails_the_run_and_is_not_overwritten(st):

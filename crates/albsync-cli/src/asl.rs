@@ -259,7 +259,7 @@ mod tests {
         let names: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(&names[..2], ["Resolve", "Diff"]);
         assert!(names.iter().position(|n| *n == "Decide") < names.iter().position(|n| *n == "CountGrace"), "{names:?}");
-        assert_eq!(names.len(), 23);
+        assert_eq!(names.len(), 25);
         let count = m.states.iter().find(|s| s.name == "CountGrace").expect("map");
         assert_eq!(count.kind, Kind::Map);
         let inner: Vec<&str> = count.children[0].states.iter().map(|s| s.name.as_str()).collect();
@@ -275,7 +275,9 @@ mod tests {
             vias,
             [
                 &Via::Rule("$.plan.noop == true".into()),
-                &Via::Rule("$.plan.unconfirmed[0] is present".into()),
+                &Via::Rule(
+                    "($.plan.unconfirmed[0] is present) and ($.resolved.resolution.mayLookAgain == true)".into()
+                ),
                 &Via::Rule("$.plan.slotCounted == true".into()),
                 &Via::Rule("$.plan.missing[0] is present".into()),
                 &Via::Default

@@ -477,7 +477,7 @@ mod tests {
     #[test]
     fn every_state_of_the_definition_is_a_node_and_iteration_states_are_grouped() {
         let g = albsync();
-        assert_eq!(g.nodes.len(), 23 + 3);
+        assert_eq!(g.nodes.len(), 25 + 3);
         let grace = g.nodes.iter().find(|n| n.id == "CountGrace/GraceReached").expect("iteration node");
         assert_eq!(grace.group.as_deref(), Some("CountGrace"));
         assert_eq!(g.groups.len(), 1);
@@ -541,7 +541,7 @@ mod tests {
     fn an_unmarked_graph_has_no_styles() {
         let text = mermaid(&albsync());
         assert!(!text.contains("classDef") && !text.contains("linkStyle"), "{text}");
-        assert!(text.contains("s_Decide -->|\"$.plan.unconfirmed[0] is present\"| s_LookAgain"), "{text}");
+        assert!(text.contains("s_Decide -->|\"($.plan.unconfirmed[0] is present) and ($.resolved.resolution.mayLookAgain == true)\"| s_LookAgain"), "{text}");
     }
 
     #[test]

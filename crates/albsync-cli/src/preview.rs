@@ -320,7 +320,8 @@ mod tests {
             queries: 1,
             sought: BTreeSet::new(),
             confirmed: BTreeSet::new(),
-            resolution: Default::default(),
+            // A complete answer: absences are settled (as one below the per-answer maximum is).
+            resolution: albsync_core::Resolution { complete: true, ..Default::default() },
         }
     }
 

@@ -27,6 +27,8 @@ pub struct DnsView {
     pub queries: u32,
     /// Why DNS gave no usable answer, if it did not.
     pub error: Option<String>,
+    /// How far the answers can be trusted (cached, complete, why all. was not used); `None` when DNS failed.
+    pub resolution: Option<albsync_core::Resolution>,
 }
 
 /// A target in the target group.
@@ -133,8 +135,11 @@ impl Status {
                 strategy: Some(r.strategy),
                 queries: r.queries,
                 error: None,
+                resolution: Some(r.resolution.clone()),
             },
-            Err(e) => DnsView { addresses: Vec::new(), strategy: None, queries: 0, error: Some(e.clone()) },
+            Err(e) => {
+                DnsView { addresses: Vec::new(), strategy: None, queries: 0, error: Some(e.clone()), resolution: None }
+            }
         };
         let (state, state_error) = match &stored.saved {
             Saved::Absent => (None, None),
@@ -216,6 +221,14 @@ impl Status {
                     self.dns.addresses.len(),
                     self.dns.queries
                 );
+                if let Some(r) = &self.dns.resolution {
+                    let cached = if r.cached { ", cached (repeats counted once)" } else { "" };
+                    let complete = if r.complete { ", complete" } else { "" };
+                    let _ = writeln!(out, "         {} independent answers{cached}{complete}", r.independent_answers);
+                    if let Some(reason) = &r.fallback {
+                        let _ = writeln!(out, "         all. not used: {reason}");
+                    }
+                }
             }
         }
         let location = format!("s3://{}/{}", self.state_bucket, self.state_key);

@@ -207,11 +207,18 @@ pub(crate) async fn run(
     if let Some((all, claimed)) = claim {
         // Check the claim against the plain name: every address it answers must be in the all. answer.
         let mut checks = 0;
-        while checks < limits.check_queries.max(1) && sampler.spent() < budget {
+        while checks < limits.check_queries.max(1) && sampler.spent() < budget && !sampler.tally.complete() {
             match sampler.ask().await? {
                 Step::Answered => checks += 1,
                 Step::Stop => break,
             }
+        }
+        if sampler.tally.complete() {
+            // A plain answer below the per-answer maximum is the whole truth; all. is not needed (and an
+            // address only all. claims would be stale).
+            let fallback = (claimed != sampler.seen)
+                .then(|| format!("{} differs from a complete answer of the plain name", display_name(&all)));
+            return Ok(Pass { addresses: sampler.seen, all: false, tally: sampler.tally, fallback, timed_out: false });
         }
         let outside: Vec<&IpAddr> = sampler.seen.difference(&claimed).collect();
         let reason = if !sampler.answered {
@@ -378,6 +385,16 @@ mod tests {
         assert_eq!(found.addresses, set(1..=12));
         assert!(!found.tally.complete(), "all. does not settle absences");
         assert_eq!(script.sent(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_complete_plain_answer_ends_the_check_and_wins_over_a_stale_all_answer() {
+        let script = Script::new(vec![answer(1..=5, 60)], vec![answer(1..=4, 60)]);
+        let found = pass(&script, &BTreeSet::new()).await.expect("resolves");
+        assert_eq!(script.sent(), 2);
+        assert!(found.tally.complete() && !found.all);
+        assert_eq!(found.addresses, set(1..=4), "10.0.0.5 only all. claims is not taken");
+        assert!(found.fallback.expect("reason").contains("differs"));
     }
 
     #[tokio::test]
