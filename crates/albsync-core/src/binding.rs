@@ -179,6 +179,9 @@ pub struct Binding {
     pub lookup: LookupLimits,
     /// Explicit cap on deregistrations per run; `None` means half of the registered targets, at least one.
     pub max_deregistrations_per_run: Option<u32>,
+    /// The ALB's network interfaces as a second source (same-account ALBs); `None`: DNS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eni: Option<crate::eni::EniSource>,
 }
 
 /// The wire form, before validation. Numbers are wide so that an out-of-range value gets our message.
@@ -200,6 +203,8 @@ struct RawBinding {
     lookup: Option<RawLookup>,
     #[serde(default)]
     max_deregistrations_per_run: Option<i64>,
+    #[serde(default)]
+    eni: Option<crate::eni::EniSource>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -313,6 +318,7 @@ impl TryFrom<RawBinding> for Binding {
             family,
             lookup,
             max_deregistrations_per_run,
+            eni: raw.eni,
         })
     }
 }

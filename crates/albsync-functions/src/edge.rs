@@ -5,6 +5,7 @@
 
 use albsync_aws::{AwsError, AwsErrorKind};
 use albsync_core::ErrorName;
+use albsync_core::eni::EniError;
 use albsync_core::rails::RailError;
 use albsync_core::state::StateError;
 use albsync_dns::DnsError;
@@ -31,6 +32,12 @@ pub enum FunctionError {
     /// A safety rail refused a deregistration.
     #[error(transparent)]
     Rail(#[from] RailError),
+    /// The ENI source refused the answer or an interface.
+    #[error(transparent)]
+    Eni(#[from] EniError),
+    /// After an interface creation the new node is not visible everywhere yet: the state machine looks again.
+    #[error("after an interface creation: {0}; looking again")]
+    InterfacesSettling(String),
 }
 
 impl FunctionError {
@@ -59,6 +66,9 @@ impl FunctionError {
             },
             FunctionError::State(_) => ErrorName::StateDocumentInvalid,
             FunctionError::Rail(_) => ErrorName::SafetyRailTripped,
+            FunctionError::Eni(EniError::NotAnInterface { .. }) => ErrorName::NotAnInterfaceAddress,
+            FunctionError::Eni(EniError::Foreign { .. }) => ErrorName::ForeignAddress,
+            FunctionError::InterfacesSettling(_) => ErrorName::InterfacesSettling,
         }
     }
 }
