@@ -64,6 +64,9 @@ impl World {
     async fn new() -> World {
         let moto = Moto::start();
         let clients = Clients::new(&moto.sdk_config().await);
+        // moto's first EC2 request imports its EC2 backend (seconds of CPU on a busy machine): make it through
+        // the SDK, whose timeouts and retries absorb it, before the helper's plain request.
+        clients.ec2.describe_vpcs().send().await.expect("EC2 warm-up");
         let tg_arn = moto.create_ip_target_group("web", 443);
         clients.s3.create_bucket().bucket("state").send().await.expect("bucket");
         let dns = TestDns::start().await.expect("dns");
