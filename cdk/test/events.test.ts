@@ -10,7 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AlbSyncDashboard, EMF_DIMENSIONS, EMF_METRICS } from '../lib/dashboard';
 import { AlbSyncEvents, EventBinding, grantDescribeNetworkInterfaces, interfaceEventPatterns } from '../lib/events';
-import { testApp } from './helpers';
+import { dummyCodeDir, testApp } from './helpers';
 
 const published = JSON.parse(fs.readFileSync(path.join(__dirname, '../../statemachine/metrics.json'), 'utf8')) as {
   dimensions: string[];
@@ -35,10 +35,10 @@ beforeAll(() => {
   const app = testApp();
   stack = new Stack(app, 'AlbSyncEventsTest');
   const stateMachine = new sfn.StateMachine(stack, 'Sm', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'P')) });
-  const diff = new lambda.Function(stack, 'Diff', {
-    code: lambda.Code.fromInline('x'), handler: 'bootstrap', runtime: lambda.Runtime.PROVIDED_AL2023,
-  });
-  new AlbSyncEvents(stack, 'Events', { stateMachine, bindings: [WEB, API], code: lambda.Code.fromInline('x') });
+  // Any bootstrap folder will do: nothing runs; the trigger's own is target/lambda/albsync-trigger.
+  const code = () => lambda.Code.fromAsset(path.join(dummyCodeDir(), 'albsync-diff'));
+  const diff = new lambda.Function(stack, 'Diff', { code: code(), handler: 'bootstrap', runtime: lambda.Runtime.PROVIDED_AL2023 });
+  new AlbSyncEvents(stack, 'Events', { stateMachine, bindings: [WEB, API], code: code() });
   grantDescribeNetworkInterfaces(diff);
   new AlbSyncDashboard(stack, 'Dash', { metricNamespace: 'AlbSync', bindings: ['web', 'api'] });
   t = Template.fromStack(stack);
@@ -91,15 +91,13 @@ describe('event path', () => {
       Architectures: ['arm64'],
       Environment: { Variables: { ALBSYNC_STATE_MACHINE_ARN: Match.anyValue(), ALBSYNC_BINDINGS: Match.anyValue() } },
     });
-    const policies = Object.values(t.findResources('AWS::IAM::Policy')) as any[];
-    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
-    const start = statements.filter((s) => [s.Action].flat().includes('states:StartExecution'));
+    const statements = (Object.values(t.findResources('AWS::IAM::Policy')) as any[]).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const start = statements.filter((st) => [st.Action].flat().includes('states:StartExecution'));
     expect(start).toHaveLength(1);
-    expect(start[0].Resource).toEqual({ Ref: Match.stringLikeRegexp('Sm') });
-    const describe = statements.filter((s) => [s.Action].flat().includes('ec2:DescribeNetworkInterfaces'));
-    expect(describe).toEqual([
-      { Sid: 'DescribeNetworkInterfacesHasNoResourceLevelPermission', Effect: 'Allow', Action: 'ec2:DescribeNetworkInterfaces', Resource: '*' },
-    ]);
+    expect(JSON.stringify(start[0].Resource)).toContain('Sm');
+    const describe = statements.filter((st) => [st.Action].flat().includes('ec2:DescribeNetworkInterfaces'));
+    expect(describe).toHaveLength(1);
+    expect(describe[0].Resource).toEqual('*');
   });
 });
 
@@ -115,8 +113,8 @@ describe('dashboard', () => {
     const body = JSON.stringify(stack.resolve(dash.Properties.DashboardBody));
     for (const b of ['web', 'api']) {
       for (const name of Object.values(EMF_METRICS)) {
-        // Metric arrays: [namespace, name, "Deployment", <stack>, "Binding", <binding>, {...}]
-        expect(body).toContain(`[\\"AlbSync\\",\\"${name}\\",\\"Deployment\\",\\"AlbSyncEventsTest\\",\\"Binding\\",\\"${b}\\"`);
+        // Metric arrays: [namespace, name, "Binding", <binding>, "Deployment", <stack>, {...}]
+        expect(body).toContain(`[\\"AlbSync\\",\\"${name}\\",\\"Binding\\",\\"${b}\\",\\"Deployment\\",\\"AlbSyncEventsTest\\"`);
       }
     }
   });
