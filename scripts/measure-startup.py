@@ -23,9 +23,10 @@ import threading
 import time
 
 FUNCTIONS = ("resolve", "diff", "register", "deregister")
+METRICS = {"ALBSYNC_METRIC_NAMESPACE": "AlbSync", "ALBSYNC_DEPLOYMENT": "albsync-measure"}
 CONFIG = {
-    "resolve": {"ALBSYNC_METRIC_NAMESPACE": "AlbSync", "ALBSYNC_DNS_SERVER": "127.0.0.1:9"},
-    "diff": {"ALBSYNC_STATE_BUCKET": "albsync-state", "ALBSYNC_STATE_PREFIX": "albsync/"},
+    "resolve": {**METRICS, "ALBSYNC_DNS_SERVER": "127.0.0.1:9"},
+    "diff": {**METRICS, "ALBSYNC_STATE_BUCKET": "albsync-state", "ALBSYNC_STATE_PREFIX": "albsync/"},
 }
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 import zipfile
 
-FUNCTIONS = ("resolve", "diff", "register", "deregister")
+FUNCTIONS = ("resolve", "diff", "register", "deregister", "trigger")
 
 
 def main() -> int:

@@ -31,6 +31,7 @@ FUNCTIONS = ("resolve", "diff", "register", "deregister")
 DEFINITION = os.path.join(REPO_ROOT, "statemachine", "albsync.asl.json")
 STATE_PREFIX = "albsync/"
 METRIC_NAMESPACE = "AlbSync"
+DEPLOYMENT = "albsync-standin"
 DNS_NAME = "alb.test"
 
 
@@ -95,9 +96,10 @@ class AlbsyncStack:
         self.dns = s.start_dns({})
         common = {"RUST_LOG": os.environ.get("RUST_LOG", "info"), "AWS_LAMBDA_LOG_FORMAT": "JSON",
                   "AWS_ENDPOINT_URL": self.elb.endpoint}
+        metrics = {"ALBSYNC_METRIC_NAMESPACE": METRIC_NAMESPACE, "ALBSYNC_DEPLOYMENT": DEPLOYMENT}
         extra = {
-            "resolve": {"ALBSYNC_METRIC_NAMESPACE": METRIC_NAMESPACE, "ALBSYNC_DNS_SERVER": s.dns_server},
-            "diff": {"ALBSYNC_STATE_BUCKET": self.net.state_bucket, "ALBSYNC_STATE_PREFIX": STATE_PREFIX},
+            "resolve": {**metrics, "ALBSYNC_DNS_SERVER": s.dns_server},
+            "diff": {**metrics, "ALBSYNC_STATE_BUCKET": self.net.state_bucket, "ALBSYNC_STATE_PREFIX": STATE_PREFIX},
             "deregister": {"ALBSYNC_STATE_BUCKET": self.net.state_bucket, "ALBSYNC_STATE_PREFIX": STATE_PREFIX},
         }
         for name in FUNCTIONS:

@@ -1,21 +1,28 @@
 //! Adapters between albsync and AWS: narrow traits for what the functions need, implemented for the SDK.
 //!
-//! The functions depend on the traits ([`TargetGroup`], [`StateStore`], [`Metrics`]), not on the SDK, which
-//! keeps handlers small and makes the contract with AWS explicit. The SDK configuration is loaded once and
+//! The functions depend on the traits ([`TargetGroup`], [`StateStore`], [`Metrics`], [`NetworkInterfaces`],
+//! [`Executions`]), not on the SDK, which
+//! keeps handlers small and makes the contract with AWS explicit. Metrics are not an API call at all: they are
+//! Embedded Metric Format lines on stdout ([`emf`]). The SDK configuration is loaded once and
 //! every client is built in [`Clients::new`]; endpoints follow the SDK's standard settings
 //! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, ...), which is how the local emulator is reached.
 
+pub mod emf;
 pub mod error;
+pub mod interfaces;
 
 use std::future::Future;
 use std::net::IpAddr;
 
-use albsync_core::target::{HealthState, RegisteredTarget, TargetSpec, chunks};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use albsync_core::metrics::Figure;
+use albsync_core::target::{HealthState, RegisteredTarget, TargetKey, TargetSpec, chunks};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use aws_sdk_s3::primitives::ByteStream;
 
+pub use emf::EmfMetrics;
 pub use error::{AwsError, AwsErrorKind, classify};
+pub use interfaces::{Ec2NetworkInterfaces, NetworkInterfaces};
 
 /// The target group operations albsync uses.
 pub trait TargetGroup {
@@ -60,15 +67,13 @@ pub trait StateStore {
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
 }
 
-/// The metric name of the resolved address count.
-pub const RESOLVED_COUNT_METRIC: &str = "ResolvedAddressCount";
-/// The dimension naming the binding.
-pub const BINDING_DIMENSION: &str = "Binding";
-
-/// Metrics albsync publishes.
-pub trait Metrics {
-    /// Publishes how many addresses DNS answered for a binding.
-    fn put_resolved_count(&self, binding: &str, count: usize) -> impl Future<Output = Result<(), AwsError>> + Send;
+/// Metrics albsync publishes (names and dimensions: [`albsync_core::metrics`]).
+///
+/// Synchronous and local on purpose: publishing must never wait on the network, so it can never fail or
+/// slow a run. An error is the sink's (stdout closed), for the caller to log.
+pub trait Metrics: std::fmt::Debug {
+    /// Publishes one run's figures for a binding.
+    fn publish(&self, binding: &str, figures: &[Figure]) -> std::io::Result<()>;
 }
 
 /// Loads the SDK configuration once (region, credentials, endpoint settings from the environment).
@@ -83,8 +88,10 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// S3.
     pub s3: aws_sdk_s3::Client,
-    /// CloudWatch.
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// EC2 (the ALB's network interfaces).
+    pub ec2: aws_sdk_ec2::Client,
+    /// Step Functions (the trigger's StartExecution).
+    pub sfn: aws_sdk_sfn::Client,
 }
 
 impl Clients {
@@ -97,7 +104,8 @@ impl Clients {
         Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            ec2: aws_sdk_ec2::Client::new(config),
+            sfn: aws_sdk_sfn::Client::new(config),
         }
     }
 }
@@ -246,39 +254,53 @@ impl StateStore for S3StateStore {
     }
 }
 
-/// [`Metrics`] on CloudWatch, in a namespace of our own.
-#[derive(Debug, Clone)]
-pub struct CloudWatchMetrics {
-    client: aws_sdk_cloudwatch::Client,
-    namespace: String,
+/// What a StartExecution did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// Started (or, on a Standard workflow, found running with this name and input): its ARN.
+    Started(String),
+    /// An execution with this name exists already: this event was handled before.
+    AlreadyExists,
 }
 
-impl CloudWatchMetrics {
-    /// Wraps a client; the namespace must not be one of AWS's (`AWS/...`), which custom metrics may not use.
-    pub fn new(client: aws_sdk_cloudwatch::Client, namespace: impl Into<String>) -> Result<CloudWatchMetrics, String> {
-        let namespace = namespace.into();
-        if namespace.is_empty() || namespace.starts_with("AWS/") || namespace.len() > 255 {
-            return Err(format!("{namespace:?} is not a namespace of our own (empty, too long or AWS/...)"));
-        }
-        Ok(CloudWatchMetrics { client, namespace })
+/// Starting executions of the state machine.
+pub trait Executions {
+    /// StartExecution with a name; a name taken already is [`StartOutcome::AlreadyExists`], not an error.
+    fn start(
+        &self,
+        state_machine_arn: &str,
+        name: &str,
+        input: String,
+    ) -> impl Future<Output = Result<StartOutcome, AwsError>> + Send;
+}
+
+/// [`Executions`] on the Step Functions client.
+#[derive(Debug, Clone)]
+pub struct SfnExecutions {
+    client: aws_sdk_sfn::Client,
+}
+
+impl SfnExecutions {
+    /// Wraps a client.
+    pub fn new(client: aws_sdk_sfn::Client) -> SfnExecutions {
+        SfnExecutions { client }
     }
 }
 
-impl Metrics for CloudWatchMetrics {
-    async fn put_resolved_count(&self, binding: &str, count: usize) -> Result<(), AwsError> {
-        let datum = MetricDatum::builder()
-            .metric_name(RESOLVED_COUNT_METRIC)
-            .dimensions(Dimension::builder().name(BINDING_DIMENSION).value(binding).build())
-            .unit(StandardUnit::Count)
-            .value(count as f64)
-            .build();
-        self.client
-            .put_metric_data()
-            .namespace(&self.namespace)
-            .metric_data(datum)
-            .send()
-            .await
-            .map_err(|e| classify("cloudwatch:PutMetricData", e))?;
-        Ok(())
+impl Executions for SfnExecutions {
+    async fn start(&self, state_machine_arn: &str, name: &str, input: String) -> Result<StartOutcome, AwsError> {
+        let request = self.client.start_execution().state_machine_arn(state_machine_arn).name(name).input(input);
+        match request.send().await {
+            Ok(out) => Ok(StartOutcome::Started(out.execution_arn().to_owned())),
+            Err(e) => {
+                let err = classify("states:StartExecution", e);
+                // Names are unique per state machine (Standard: for 90 days): a redelivered event finds its
+                // name taken (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+                if err.code.as_deref() == Some("ExecutionAlreadyExists") {
+                    return Ok(StartOutcome::AlreadyExists);
+                }
+                Err(err)
+            }
+        }
     }
 }

@@ -3,10 +3,8 @@
 
 use std::net::IpAddr;
 
-use albsync_aws::{
-    AwsErrorKind, CloudWatchMetrics, ElbTargetGroup, Metrics, S3StateStore, StateStore, TargetGroup, WriteCondition,
-};
-use albsync_core::target::{HealthState, TargetSpec};
+use albsync_aws::{AwsErrorKind, ElbTargetGroup, S3StateStore, StateStore, TargetGroup, WriteCondition};
+use albsync_core::target::{HealthState, TargetKey, TargetSpec};
 use albsync_moto::Moto;
 
 async fn clients(moto: &Moto) -> albsync_aws::Clients {
@@ -91,46 +89,6 @@ async fn an_unknown_target_group_is_classified_not_found() {
         .await
         .expect_err("absent");
     assert_eq!(err.kind, AwsErrorKind::NotFound, "{err}");
-}
-
-#[tokio::test]
-async fn the_resolved_count_is_visible_through_get_metric_data() {
-    let moto = Moto::shared();
-    let c = clients(moto).await;
-    assert!(CloudWatchMetrics::new(c.cloudwatch.clone(), "AWS/ApplicationELB").is_err());
-    let metrics = CloudWatchMetrics::new(c.cloudwatch.clone(), "AlbSync").expect("namespace");
-    let binding = Moto::unique("metric");
-    metrics.put_resolved_count(&binding, 7).await.expect("put");
-
-    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-    let now = std::time::SystemTime::now();
-    let query = MetricDataQuery::builder()
-        .id("q")
-        .metric_stat(
-            MetricStat::builder()
-                .metric(
-                    Metric::builder()
-                        .namespace("AlbSync")
-                        .metric_name(albsync_aws::RESOLVED_COUNT_METRIC)
-                        .dimensions(Dimension::builder().name("Binding").value(&binding).build())
-                        .build(),
-                )
-                .period(60)
-                .stat("Maximum")
-                .build(),
-        )
-        .build();
-    let out = c
-        .cloudwatch
-        .get_metric_data()
-        .metric_data_queries(query)
-        .start_time((now - std::time::Duration::from_secs(600)).into())
-        .end_time((now + std::time::Duration::from_secs(60)).into())
-        .send()
-        .await
-        .expect("get metric data");
-    let values: Vec<f64> = out.metric_data_results().iter().flat_map(|r| r.values().to_vec()).collect();
-    assert_eq!(values, vec![7.0]);
 }
 
 #[tokio::test]

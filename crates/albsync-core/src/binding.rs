@@ -225,6 +225,9 @@ pub struct Binding {
     pub grace_seconds: u32,
     /// Length of a schedule slot: grace is counted at most once per slot. Default 60 (the schedule's rate).
     pub slot_seconds: u32,
+    /// The ALB's network interfaces as a second source (same-account ALBs); `None`: DNS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eni: Option<crate::eni::EniSource>,
 }
 
 /// The wire form, before validation. Numbers are wide so that an out-of-range value gets our message.
@@ -250,6 +253,7 @@ struct RawBinding {
     grace_seconds: Option<i64>,
     #[serde(default)]
     slot_seconds: Option<i64>,
+    eni: Option<crate::eni::EniSource>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -402,6 +406,7 @@ impl TryFrom<RawBinding> for Binding {
             max_deregistrations_per_run,
             grace_seconds,
             slot_seconds,
+            eni: raw.eni,
         })
     }
 }

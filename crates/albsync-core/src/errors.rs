@@ -23,11 +23,13 @@ pub enum ErrorName {
     StateDocumentInvalid,
     SafetyRailTripped,
     AwsError,
+    NotAnInterfaceAddress,
+    InterfacesSettling,
 }
 
 impl ErrorName {
     /// Every name, in the order of the documentation table.
-    pub const ALL: [ErrorName; 14] = [
+    pub const ALL: [ErrorName; 16] = [
         ErrorName::InvalidInput,
         ErrorName::DnsUnavailable,
         ErrorName::DnsTimeout,
@@ -42,6 +44,8 @@ impl ErrorName {
         ErrorName::StateDocumentInvalid,
         ErrorName::SafetyRailTripped,
         ErrorName::AwsError,
+        ErrorName::NotAnInterfaceAddress,
+        ErrorName::InterfacesSettling,
     ];
 
     /// The `errorType` string reported to Step Functions.
@@ -61,6 +65,8 @@ impl ErrorName {
             ErrorName::StateDocumentInvalid => "Albsync.StateDocumentInvalid",
             ErrorName::SafetyRailTripped => "Albsync.SafetyRailTripped",
             ErrorName::AwsError => "Albsync.AwsError",
+            ErrorName::NotAnInterfaceAddress => "Albsync.NotAnInterfaceAddress",
+            ErrorName::InterfacesSettling => "Albsync.InterfacesSettling",
         }
     }
 
@@ -93,6 +99,12 @@ impl ErrorName {
             ErrorName::StateDocumentInvalid => "the stored state document does not parse or belongs to another binding",
             ErrorName::SafetyRailTripped => "a safety rail refused the deregistration",
             ErrorName::AwsError => "another AWS error",
+            ErrorName::NotAnInterfaceAddress => {
+                "DNS answered an address that is on none of the ALB's network interfaces (ENI source)"
+            }
+            ErrorName::InterfacesSettling => {
+                "a run after an interface creation: the new node is not in use or not in DNS yet (caught: look again)"
+            }
         }
     }
 

@@ -97,6 +97,13 @@ pub struct PlanRequest {
     pub binding: Binding,
     /// What DNS answered.
     pub resolved: Resolved,
+    /// The execution's name (`$$.Execution.Name`): the trigger names runs after an interface creation
+    /// `eni-created-...`, and those wait for the new interface (see `albsync_core::eni::settling`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+    /// When the execution started (`$$.Execution.StartTime`, RFC 3339): waiting ends a minute after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
 }
 
 /// The `plan` operation's output: the plan plus the version of the state document it was based on.

@@ -5,9 +5,11 @@
 //! the [`events`] exchanged with the state machine and the one list of [`errors::ErrorName`]s.
 
 pub mod binding;
+pub mod eni;
 pub mod errors;
 pub mod events;
 pub mod evidence;
+pub mod metrics;
 pub mod plan;
 pub mod rails;
 pub mod state;

@@ -5,6 +5,7 @@
 
 use albsync_aws::{AwsError, AwsErrorKind};
 use albsync_core::ErrorName;
+use albsync_core::eni::EniError;
 use albsync_core::rails::RailError;
 use albsync_core::state::StateError;
 use albsync_dns::DnsError;
@@ -34,6 +35,12 @@ pub enum FunctionError {
     /// The state document is no longer the version this run saved: another run owns this round.
     #[error("state document {key} changed since this run saved it (saved {saved}, now {found:?}): nothing removed")]
     Superseded { key: String, saved: String, found: Option<String> },
+    /// The ENI source refused the answer or an interface.
+    #[error(transparent)]
+    Eni(#[from] EniError),
+    /// After an interface creation the new node is not visible everywhere yet: the state machine looks again.
+    #[error("after an interface creation: {0}; looking again")]
+    InterfacesSettling(String),
 }
 
 impl FunctionError {
@@ -65,6 +72,9 @@ impl FunctionError {
             FunctionError::State(_) => ErrorName::StateDocumentInvalid,
             FunctionError::Rail(_) => ErrorName::SafetyRailTripped,
             FunctionError::Superseded { .. } => ErrorName::StateConflict,
+            FunctionError::Eni(EniError::NotAnInterface { .. }) => ErrorName::NotAnInterfaceAddress,
+            FunctionError::Eni(EniError::Foreign { .. }) => ErrorName::ForeignAddress,
+            FunctionError::InterfacesSettling(_) => ErrorName::InterfacesSettling,
         }
     }
 }

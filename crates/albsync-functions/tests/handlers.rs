@@ -4,12 +4,13 @@
 //! deregister) and asserts through the AWS APIs what changed. All tests share one moto server
 //! ([`Moto::shared`]); each has a target group, a bucket and a DNS server of its own.
 
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use albsync_aws::{
-    AwsError, AwsErrorKind, Clients, CloudWatchMetrics, ElbTargetGroup, S3StateStore, StateStore, Stored, TargetGroup,
+    AwsError, AwsErrorKind, Clients, ElbTargetGroup, EmfMetrics, S3StateStore, StateStore, Stored, TargetGroup,
     WriteCondition,
 };
 use albsync_core::events::{PlanResult, Resolved, SaveResult};
@@ -28,10 +29,14 @@ struct World {
     clients: Clients,
     tg_arn: String,
     bucket: String,
-    resolve: resolve::Deps<CloudWatchMetrics>,
+    /// Every line the functions' metrics wrote, as stdout would hold them.
+    log: Log,
+    resolve: resolve::Deps<EmfMetrics<Log>>,
     diff: diff::Deps<ElbTargetGroup, S3StateStore>,
     register: register::Deps<ElbTargetGroup>,
     deregister: deregister::Deps<ElbTargetGroup, S3StateStore>,
+    /// The binding's `eni` field; `None`: DNS only.
+    eni: Option<Value>,
     /// The unix second of the last run: with `slotSeconds: 1`, each run waits for a second of its own.
     last_run: Mutex<u64>,
     grace_runs: u32,
@@ -45,22 +50,52 @@ fn ip(i: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, 1, i)
 }
 
+/// A shared stdout stand-in: what both functions' metrics wrote, in order.
+#[derive(Debug, Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    /// Takes the lines written so far, each parsed as JSON.
+    fn take(&self) -> Vec<Value> {
+        let bytes = std::mem::take(&mut *self.0.lock().expect("log"));
+        let text = String::from_utf8(bytes).expect("utf-8");
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?} is not JSON: {e}"))).collect()
+    }
+}
+
 impl World {
     async fn new() -> World {
         let moto = Moto::shared();
         let clients = Clients::new(&moto.sdk_config().await);
+        // moto's first EC2 request imports its EC2 backend (seconds of CPU on a busy machine): make it through
+        // the SDK, whose timeouts and retries absorb it, before the helper's plain request.
+        clients.ec2.describe_vpcs().send().await.expect("EC2 warm-up");
         let tg_arn = moto.create_ip_target_group(&Moto::unique("web"), 443);
         let bucket = Moto::unique("state");
         clients.s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
         let dns = TestDns::start().await.expect("dns");
-        let metrics = CloudWatchMetrics::new(clients.cloudwatch.clone(), "AlbSync").expect("namespace");
+        let log = Log::default();
+        let metrics = || EmfMetrics::new("AlbSync", "albsync-test", log.clone()).expect("metric settings");
         World {
-            resolve: resolve::Deps { metrics, dns_server: Some(dns.addr()) },
+            resolve: resolve::Deps { metrics: metrics(), dns_server: Some(dns.addr()) },
             diff: diff::Deps {
                 targets: ElbTargetGroup::new(clients.elb.clone()),
                 store: S3StateStore::new(clients.s3.clone(), &bucket),
                 prefix: PREFIX.to_owned(),
+                metrics: Box::new(metrics()),
+                interfaces: albsync_aws::Ec2NetworkInterfaces::new(clients.ec2.clone()),
             },
+            log,
             register: register::Deps { targets: ElbTargetGroup::new(clients.elb.clone()) },
             deregister: deregister::Deps {
                 targets: ElbTargetGroup::new(clients.elb.clone()),
@@ -73,15 +108,20 @@ impl World {
             clients,
             tg_arn,
             bucket,
+            eni: None,
         }
     }
 
     fn binding(&self) -> Value {
-        json!({
+        let mut b = json!({
             "name": "web", "dnsName": "alb.test", "port": 443, "targetGroupArn": self.tg_arn,
             "vpcCidrs": ["10.0.0.0/16"], "graceRuns": self.grace_runs, "graceSeconds": 1, "slotSeconds": 1,
             "lookup": {"timeoutMs": 300, "maxQueries": 60}
-        })
+        });
+        if let Some(eni) = &self.eni {
+            b["eni"] = eni.clone();
+        }
+        b
     }
 
     fn answer(&self, ips: &[u8]) {
@@ -373,4 +413,247 @@ async fn register_refuses_foreign_addresses_and_accepts_allowed_ones_outside_the
     register::handle(&w.register, event).await.expect("outside the VPC, inside the allowed ranges");
     // moto does not report a target's zone back; the zone decision is asserted in the handler's unit tests.
     assert_eq!(w.registered().await, vec!["10.9.0.1".parse::<IpAddr>().expect("ip")]);
+}
+
+/// Checks one log line against the members the EMF specification requires
+/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>):
+/// `_aws.Timestamp` (milliseconds since the epoch), `_aws.CloudWatchMetrics` (directives with `Namespace`,
+/// `Dimensions` as arrays of at most 30 names, `Metrics` of at most 100 definitions with a `Name` and a valid
+/// `Unit`), and every dimension (a string) and metric (a number) a directive names, as a top-level member.
+fn check_emf(doc: &Value) -> Result<(), String> {
+    let root = doc.as_object().ok_or("the root is not an object")?;
+    let meta = root.get("_aws").and_then(Value::as_object).ok_or("no _aws object")?;
+    let ts = meta.get("Timestamp").and_then(Value::as_u64).ok_or("_aws.Timestamp is not a non-negative integer")?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
+    // CloudWatch rejects metrics more than two weeks old or two hours ahead; ours are written now.
+    if ts.abs_diff(now) > 2 * 3600 * 1000 {
+        return Err(format!("_aws.Timestamp {ts} is not in milliseconds around now ({now})"));
+    }
+    let directives =
+        meta.get("CloudWatchMetrics").and_then(Value::as_array).ok_or("no _aws.CloudWatchMetrics array")?;
+    if directives.is_empty() {
+        return Err("_aws.CloudWatchMetrics is empty".into());
+    }
+    let units = [
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    ];
+    for d in directives {
+        let ns = d.get("Namespace").and_then(Value::as_str).ok_or("a directive has no Namespace string")?;
+        if ns.is_empty() || ns.len() > 255 {
+            return Err(format!("Namespace {ns:?} is not 1 to 255 characters"));
+        }
+        let sets = d.get("Dimensions").and_then(Value::as_array).ok_or("a directive has no Dimensions array")?;
+        for set in sets {
+            let set = set.as_array().ok_or("a dimension set is not an array")?;
+            if set.len() > 30 {
+                return Err("a dimension set has more than 30 dimensions".into());
+            }
+            for name in set {
+                let name = name.as_str().ok_or("a dimension name is not a string")?;
+                if !root.get(name).is_some_and(Value::is_string) {
+                    return Err(format!("dimension {name} is not a top-level string member"));
+                }
+            }
+        }
+        let metrics = d.get("Metrics").and_then(Value::as_array).ok_or("a directive has no Metrics array")?;
+        if metrics.len() > 100 {
+            return Err("more than 100 metrics in one directive".into());
+        }
+        for m in metrics {
+            let name = m.get("Name").and_then(Value::as_str).ok_or("a metric definition has no Name string")?;
+            if let Some(unit) = m.get("Unit") {
+                if !unit.as_str().is_some_and(|u| units.contains(&u)) {
+                    return Err(format!("metric {name} has unit {unit}, not a CloudWatch unit"));
+                }
+            }
+            if !root.get(name).is_some_and(Value::is_number) {
+                return Err(format!("metric {name} is not a top-level number member"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The one metric directive of an albsync line, as (namespace, dimension sets, metric names).
+fn directive(doc: &Value) -> (String, Value, Vec<String>) {
+    let d = &doc["_aws"]["CloudWatchMetrics"][0];
+    let names = d["Metrics"].as_array().expect("metrics").iter().map(|m| m["Name"].as_str().expect("name").to_owned());
+    (d["Namespace"].as_str().expect("namespace").to_owned(), d["Dimensions"].clone(), names.collect())
+}
+
+#[tokio::test]
+async fn every_run_writes_emf_lines_with_the_in_sync_figures() {
+    let w = World::new().await;
+    w.answer(&[1, 2, 3]);
+    w.run("e1").await.expect("first run");
+    w.log.take();
+    w.answer(&[1, 2, 4]);
+    w.run("e2").await.expect("3 vanished, 4 appeared");
+    let lines = w.log.take();
+    assert_eq!(lines.len(), 2, "one line from resolve, one from the plan: {lines:?}");
+    for line in &lines {
+        check_emf(line).unwrap_or_else(|e| panic!("not EMF: {e}: {line}"));
+        let (namespace, dimensions, _) = directive(line);
+        assert_eq!(namespace, "AlbSync");
+        assert_eq!(dimensions, json!([["Deployment", "Binding"]]));
+        assert_eq!((&line["Deployment"], &line["Binding"]), (&json!("albsync-test"), &json!("web")));
+    }
+    assert_eq!(directive(&lines[0]).2, vec!["ResolvedAddresses"]);
+    assert_eq!(lines[0]["ResolvedAddresses"], 3);
+    let (_, _, names) = directive(&lines[1]);
+    assert_eq!(names, ["RegisteredTargets", "HealthyTargets", "PendingAddresses", "MaxPendingMisses", "Drift"]);
+    // Before this run registered anything: 1, 2, 3 registered and healthy (moto reports healthy at once);
+    // 4 to register and 3 counted once: two addresses of drift.
+    let figures: Vec<&Value> = names.iter().map(|n| &lines[1][n.as_str()]).collect();
+    assert_eq!(figures, [&json!(3), &json!(3), &json!(1), &json!(1), &json!(2)]);
+
+    w.run("e3").await.expect("3 removed after the grace");
+    w.log.take();
+    w.run("e4").await.expect("steady");
+    let lines = w.log.take();
+    assert_eq!(lines[1]["Drift"], 0, "in sync: {}", lines[1]);
+    assert_eq!(lines[1]["RegisteredTargets"], 3);
+}
+
+/// An ALB's interfaces in moto's EC2: attached to an instance, which makes them `in-use` as an ALB node's are.
+struct Interfaces {
+    ec2: aws_sdk_ec2::Client,
+    subnet: String,
+    instance: String,
+    next_device: i32,
+    ids: std::collections::BTreeMap<u8, String>,
+}
+
+const ALB_DESCRIPTION: &str = "ELB app/web/50dc6c495c0c9188";
+
+impl Interfaces {
+    async fn new(w: &World) -> Interfaces {
+        let ec2 = w.clients.ec2.clone();
+        let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.expect("vpc");
+        let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_owned();
+        let subnet = ec2.create_subnet().vpc_id(&vpc).cidr_block("10.0.1.0/24").send().await.expect("subnet");
+        let subnet = subnet.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_owned();
+        let run = ec2.run_instances().image_id("ami-12c6146b").min_count(1).max_count(1).subnet_id(&subnet).send();
+        let instance = run.await.expect("instance").instances()[0].instance_id().expect("instance id").to_owned();
+        Interfaces { ec2, subnet, instance, next_device: 1, ids: Default::default() }
+    }
+
+    /// A node's interface appears, in use, with address 10.0.1.<last>.
+    async fn add(&mut self, last: u8) {
+        let out = self
+            .ec2
+            .create_network_interface()
+            .subnet_id(&self.subnet)
+            .description(ALB_DESCRIPTION)
+            .private_ip_address(ip(last).to_string())
+            .send()
+            .await
+            .expect("create interface");
+        let id = out.network_interface().and_then(|n| n.network_interface_id()).expect("id").to_owned();
+        let attach = self.ec2.attach_network_interface().network_interface_id(&id).instance_id(&self.instance);
+        attach.device_index(self.next_device).send().await.expect("attach");
+        self.next_device += 1;
+        self.ids.insert(last, id);
+    }
+
+    /// The node is gone: its interface is detached and deleted.
+    async fn remove(&mut self, last: u8) {
+        let id = self.ids.remove(&last).expect("known interface");
+        let found = self.ec2.describe_network_interfaces().network_interface_ids(&id).send().await.expect("describe");
+        let attachment = found.network_interfaces()[0].attachment().and_then(|a| a.attachment_id()).expect("attached");
+        self.ec2.detach_network_interface().attachment_id(attachment).send().await.expect("detach");
+        self.ec2.delete_network_interface().network_interface_id(&id).send().await.expect("delete");
+    }
+}
+
+fn eni_source(early: bool) -> Value {
+    json!({"loadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188",
+           "registerEarly": early})
+}
+
+#[tokio::test]
+async fn eni_source_refuses_an_answered_address_that_is_on_no_interface() {
+    let mut w = World::new().await;
+    w.eni = Some(eni_source(true));
+    let mut interfaces = Interfaces::new(&w).await;
+    interfaces.add(1).await;
+    w.answer(&[1, 9]);
+    let err = w.run("e1").await.expect_err("9 is not the ALB's");
+    assert_eq!(err.error_type, "Albsync.NotAnInterfaceAddress");
+    assert!(
+        err.error_message.contains("10.0.1.9") && err.error_message.contains(ALB_DESCRIPTION),
+        "{}",
+        err.error_message
+    );
+    assert!(w.registered().await.is_empty(), "nothing registered");
+    assert!(w.state().await.is_none(), "nothing saved");
+}
+
+#[tokio::test]
+async fn eni_source_never_counts_an_in_use_interface_that_dns_no_longer_answers() {
+    let mut w = World::new().await;
+    w.eni = Some(eni_source(true));
+    let mut interfaces = Interfaces::new(&w).await;
+    interfaces.add(1).await;
+    interfaces.add(2).await;
+    w.answer(&[1, 2]);
+    w.run("e1").await.expect("first run");
+    // The node behind 2 drains: out of DNS, its interface still in use. Far beyond graceRuns = 2.
+    w.answer(&[1]);
+    for run in 2..7 {
+        let plan = w.run(&format!("e{run}")).await.expect("draining run");
+        assert!(plan.plan.missing.is_empty(), "run {run} counts 2: {:?}", plan.plan);
+        assert_eq!(w.registered().await, ips(&[1, 2]), "run {run}");
+    }
+    // Now the interface goes: 2 expires in the very next run, without the rest of the grace.
+    interfaces.remove(2).await;
+    w.run("e7").await.expect("interface gone");
+    assert_eq!(w.registered().await, ips(&[1]));
+}
+
+#[tokio::test]
+async fn eni_source_registers_a_new_interface_before_dns_only_when_asked() {
+    let mut w = World::new().await;
+    w.eni = Some(eni_source(false));
+    let mut interfaces = Interfaces::new(&w).await;
+    interfaces.add(1).await;
+    w.answer(&[1]);
+    w.run("e1").await.expect("first run");
+    interfaces.add(3).await;
+    let plan = w.run("e2").await.expect("new interface, option off");
+    assert!(plan.plan.noop, "{:?}", plan.plan);
+    assert_eq!(w.registered().await, ips(&[1]));
+    w.eni = Some(eni_source(true));
+    w.run("e3").await.expect("new interface, option on");
+    assert_eq!(w.registered().await, ips(&[1, 3]), "registered before DNS answers it");
+    // DNS catches up: nothing more to do, and nothing was counted meanwhile.
+    w.answer(&[1, 3]);
+    let plan = w.run("e4").await.expect("dns caught up");
+    assert!(plan.plan.register.is_empty() && plan.plan.missing.is_empty(), "{:?}", plan.plan);
 }

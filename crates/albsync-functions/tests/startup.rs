@@ -18,7 +18,13 @@ fn resolve_names_a_missing_or_bad_variable() {
     let (ok, err) = start(bin, &[]);
     assert!(!ok);
     assert_eq!(err, "albsync-resolve: configuration error: ALBSYNC_METRIC_NAMESPACE: is not set");
-    let (ok, err) = start(bin, &[("ALBSYNC_METRIC_NAMESPACE", "AlbSync"), ("ALBSYNC_DNS_SERVER", "localhost")]);
+    let (ok, err) = start(bin, &[("ALBSYNC_METRIC_NAMESPACE", "AlbSync")]);
+    assert!(!ok);
+    assert_eq!(err, "albsync-resolve: configuration error: ALBSYNC_DEPLOYMENT: is not set");
+    let (ok, err) = start(
+        bin,
+        &[("ALBSYNC_METRIC_NAMESPACE", "AlbSync"), ("ALBSYNC_DEPLOYMENT", "prod"), ("ALBSYNC_DNS_SERVER", "localhost")],
+    );
     assert!(!ok);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("ALBSYNC_DNS_SERVER: \"localhost\""), "{err}");
@@ -31,4 +37,10 @@ fn diff_names_a_missing_or_bad_variable() {
     assert!(!ok);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("ALBSYNC_STATE_PREFIX: is not set"), "{err}");
+    let (ok, err) = start(
+        bin,
+        &[("ALBSYNC_STATE_BUCKET", "state"), ("ALBSYNC_STATE_PREFIX", "a/"), ("ALBSYNC_METRIC_NAMESPACE", "AWS/X")],
+    );
+    assert!(!ok);
+    assert!(err.contains("ALBSYNC_METRIC_NAMESPACE: \"AWS/X\" is reserved"), "{err}");
 }

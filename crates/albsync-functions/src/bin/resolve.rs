@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use albsync_aws::{Clients, CloudWatchMetrics, load_sdk_config};
+use albsync_aws::EmfMetrics;
 use albsync_functions::config::{ProcessEnv, ResolveConfig};
 use albsync_functions::handlers::resolve::{Deps, deadline_from_epoch_ms, handle_until};
 use albsync_functions::startup::{config_failure, finish, init_tracing};
@@ -17,10 +17,10 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_failure(NAME, e),
     };
-    let clients = Clients::new(&load_sdk_config().await);
-    let metrics = match CloudWatchMetrics::new(clients.cloudwatch, config.metric_namespace) {
+    // The config checked both values already; this only repeats the check where the type needs it.
+    let metrics = match EmfMetrics::stdout(&config.metrics.namespace, &config.metrics.deployment) {
         Ok(m) => m,
-        Err(e) => return config_failure(NAME, format!("ALBSYNC_METRIC_NAMESPACE: {e}")),
+        Err(e) => return config_failure(NAME, e),
     };
     let deps = &Deps { metrics, dns_server: config.dns_server };
     finish(

@@ -7,23 +7,31 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use albsync_aws::{AwsErrorKind, StateStore, TargetGroup, WriteCondition};
-use albsync_core::Binding;
+use albsync_aws::{AwsErrorKind, Ec2NetworkInterfaces, Metrics, NetworkInterfaces, StateStore, TargetGroup, WriteCondition};
+use albsync_core::eni::{Addresses, CREATED_RUN_PREFIX, Interface, SETTLE_WINDOW_SECS, apply, check_answer, settling};
 use albsync_core::events::{DiffEvent, PlanRequest, PlanResult, SaveRequest, SaveResult};
+use albsync_core::metrics::plan_figures;
+use albsync_core::plan::Plan;
 use albsync_core::plan::{next_first_missed, next_pending, plan};
 use albsync_core::state::{StateDocument, rfc3339_utc};
+use albsync_core::target::RegisteredTarget;
+use albsync_core::{Binding, Resolved};
 
 use crate::edge::{FunctionError, parse};
 
 /// What the diff handler needs.
 #[derive(Debug)]
-pub struct Deps<T, S> {
+pub struct Deps<T, S, I = Ec2NetworkInterfaces> {
     /// The target group.
     pub targets: T,
     /// The state documents.
     pub store: S,
     /// Key prefix of the state documents.
     pub prefix: String,
+    /// Where the in-sync figures of each final plan go (EMF lines on stdout in Lambda).
+    pub metrics: Box<dyn Metrics + Send + Sync>,
+    /// The ALB's network interfaces, read for bindings with an `eni` source.
+    pub interfaces: I,
 }
 
 fn check_allowed<'a>(
@@ -37,8 +45,8 @@ fn check_allowed<'a>(
 }
 
 /// Plans (`op: plan`) or saves (`op: save`).
-pub async fn handle<T: TargetGroup, S: StateStore>(
-    deps: &Deps<T, S>,
+pub async fn handle<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
+    deps: &Deps<T, S, I>,
     event: serde_json::Value,
 ) -> Result<serde_json::Value, FunctionError> {
     let out = match parse::<DiffEvent>(event)? {
@@ -48,15 +56,22 @@ pub async fn handle<T: TargetGroup, S: StateStore>(
     out.map_err(|e| FunctionError::InvalidInput(format!("result does not serialize: {e}")))
 }
 
-async fn plan_run<T: TargetGroup, S: StateStore>(
-    deps: &Deps<T, S>,
+async fn plan_run<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
+    deps: &Deps<T, S, I>,
     request: PlanRequest,
 ) -> Result<PlanResult, FunctionError> {
-    let PlanRequest { binding, resolved } = request;
+    let waiting = within_settle_window(&request);
+    let PlanRequest { binding, resolved, .. } = request;
     check_allowed(&binding, &resolved.addresses)?;
     let key = StateDocument::key(&deps.prefix, &binding);
-    let (registered, stored) =
-        tokio::try_join!(deps.targets.describe(binding.target_group_arn.as_str()), deps.store.read(&key))?;
+    let interfaces = async {
+        match &binding.eni {
+            Some(source) => deps.interfaces.alb_interfaces(source).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (registered, stored, interfaces) =
+        tokio::try_join!(deps.targets.describe(binding.target_group_arn.as_str()), deps.store.read(&key), interfaces)?;
     let (state, etag) = match stored {
         Some(stored) => (Some(StateDocument::parse(&stored.bytes, &key, &binding)?), Some(stored.etag)),
         None => (None, None),
@@ -67,6 +82,15 @@ async fn plan_run<T: TargetGroup, S: StateStore>(
     for t in &plan.foreign {
         tracing::warn!(binding = %binding.name, ip = %t.ip, port = t.port, zone = ?t.availability_zone, "foreign target: registered on the binding's port outside allowedCidrs; left alone");
     }
+    if let (true, Some(source), Some(list)) = (waiting, &binding.eni, &interfaces) {
+        if let Some(why) = settling(&binding, source, list, &resolved, &registered) {
+            return Err(FunctionError::InterfacesSettling(why));
+        }
+    }
+    let plan = match interfaces {
+        Some(interfaces) => with_interfaces(&binding, &resolved, plan, &interfaces, &registered, state.as_ref())?,
+        None => plan,
+    };
     tracing::info!(
         binding = %binding.name,
         noop = plan.noop,
@@ -81,11 +105,60 @@ async fn plan_run<T: TargetGroup, S: StateStore>(
         slot_counted = plan.slot_counted,
         "planned"
     );
+    // Only a final plan says how far the target group is from the answer: with addresses still unconfirmed
+    // the state machine looks again and plans once more, and that plan reports.
+    if plan.unconfirmed.is_empty() {
+        let figures = plan_figures(&plan, &registered, binding.port);
+        if let Err(e) = deps.metrics.publish(&binding.name, &figures) {
+            tracing::warn!(binding = %binding.name, "could not write the in-sync metrics: {e}");
+        }
+    }
     Ok(PlanResult { plan, etag })
 }
 
-async fn save<T: TargetGroup, S: StateStore>(
-    deps: &Deps<T, S>,
+/// Whether this plan belongs to a run after an interface creation that is still in its settle window. An
+/// unreadable start time ends the waiting: a run must never loop for want of a clock.
+fn within_settle_window(request: &PlanRequest) -> bool {
+    let created_run = request.execution.as_deref().is_some_and(|n| n.starts_with(CREATED_RUN_PREFIX));
+    let Some(started) = request.started_at.as_deref().filter(|_| created_run) else { return false };
+    match chrono::DateTime::parse_from_rfc3339(started) {
+        Ok(t) => {
+            let elapsed = chrono::Utc::now().signed_duration_since(t).num_seconds();
+            elapsed < i64::try_from(SETTLE_WINDOW_SECS).unwrap_or(i64::MAX)
+        }
+        Err(e) => {
+            tracing::warn!("execution start time {started:?} is not RFC 3339 ({e}): not waiting");
+            false
+        }
+    }
+}
+
+/// The ENI source's rules (`albsync_core::eni`) on top of the DNS plan.
+fn with_interfaces(
+    binding: &Binding,
+    resolved: &Resolved,
+    plan: Plan,
+    interfaces: &[Interface],
+    registered: &[RegisteredTarget],
+    state: Option<&StateDocument>,
+) -> Result<Plan, FunctionError> {
+    let Some(source) = &binding.eni else { return Ok(plan) };
+    let addresses = Addresses::of(binding, interfaces);
+    check_answer(source, resolved, &addresses)?;
+    let before = plan.register.len();
+    let plan = apply(binding, source, plan, &addresses, registered, state)?;
+    tracing::info!(
+        binding = %binding.name,
+        interfaces = interfaces.len(),
+        in_use = addresses.in_use.len(),
+        early = plan.register.len().saturating_sub(before),
+        "interfaces applied"
+    );
+    Ok(plan)
+}
+
+async fn save<T: TargetGroup, S: StateStore, I>(
+    deps: &Deps<T, S, I>,
     request: SaveRequest,
 ) -> Result<SaveResult, FunctionError> {
     let SaveRequest { binding, etag, mut active, counted, counted_slot, held, execution } = request;

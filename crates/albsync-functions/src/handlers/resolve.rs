@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use albsync_aws::Metrics;
 use albsync_core::events::{ResolveEvent, Resolved};
+use albsync_core::metrics::Metric;
 use albsync_dns::resolve_binding_until;
 use tokio::time::Instant;
 
@@ -14,7 +15,7 @@ use crate::edge::{FunctionError, parse};
 /// What the resolve handler needs.
 #[derive(Debug)]
 pub struct Deps<M> {
-    /// Where the resolved count goes.
+    /// Where the resolved count goes (EMF lines on stdout in Lambda).
     pub metrics: M,
     /// The name server to ask; `None`: the system configuration.
     pub dns_server: Option<SocketAddr>,
@@ -61,9 +62,10 @@ pub async fn handle_until<M: Metrics>(
         "resolved"
     );
     // A failed metric must not fail the run: the alarm on the metric going missing reports it, and
-    // retrying would repeat every DNS query.
-    if let Err(e) = deps.metrics.put_resolved_count(&binding.name, resolved.addresses.len()).await {
-        tracing::warn!(binding = %binding.name, "could not publish the resolved count: {e}");
+    // retrying would repeat every DNS query. A LookAgain pass reports the merged answer.
+    let count = u64::try_from(resolved.addresses.len()).unwrap_or(u64::MAX);
+    if let Err(e) = deps.metrics.publish(&binding.name, &[(Metric::ResolvedAddresses, count)]) {
+        tracing::warn!(binding = %binding.name, "could not write the resolved count: {e}");
     }
     Ok(resolved)
 }
