@@ -126,12 +126,6 @@ export class StaticIpExampleStack extends Stack {
     this.nlb.addListener('Tcp', { port, protocol: elbv2.Protocol.TCP, defaultTargetGroups: [this.targetGroup] });
 
     const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'albsync alarms', enforceSSL: true });
-    Validations.of(topic).acknowledge({
-      id: 'AwsSolutions-SNS2',
-      reason:
-        'Alarm notifications carry no secrets. CloudWatch alarms cannot publish to a topic encrypted with the ' +
-        'AWS-managed SNS key, and a customer-managed key costs $1/month; pass your own encrypted topic to AlbSync instead.',
-    });
 
     this.albSync = new AlbSync(this, 'AlbSync', {
       bindings: [

@@ -139,8 +139,8 @@ export class AlbSyncFunctions extends Construct {
       }),
     );
 
-    // register / deregister: only on the bound target groups.
-    this.register.addToRolePolicy(describe());
+    // register: only RegisterTargets on the bound target groups. It never reads the target group (the diff did),
+    // so it gets no DescribeTargetHealth. deregister re-reads the group before removing (safety rails).
     this.register.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'RegisterOnBoundTargetGroupsOnly',
@@ -173,7 +173,7 @@ export class AlbSyncFunctions extends Construct {
       'cloudwatch:PutMetricData has no resource-level permission; it is limited by the condition cloudwatch:namespace = ' +
       `${props.metricNamespace}.${xray}`);
     ack(this.diff, 'AwsSolutions-IAM5[Resource::*]', describe + xray);
-    ack(this.register, 'AwsSolutions-IAM5[Resource::*]', describe + xray);
+    if (props.tracing) ack(this.register, 'AwsSolutions-IAM5[Resource::*]', xray.trim());
     ack(this.deregister, 'AwsSolutions-IAM5[Resource::*]', describe + xray);
     const bucketId = Stack.of(this).resolve((props.stateBucket.node.defaultChild as s3.CfnBucket).logicalId);
     ack(this.diff, `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${props.statePrefix}*]`,

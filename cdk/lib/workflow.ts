@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Duration, Fn, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Fn, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -117,8 +117,8 @@ export class Workflow extends Construct {
       stateMachineType: props.type,
       definitionBody: sfn.DefinitionBody.fromString(text),
       definitionSubstitutions: this.substitutions,
-      // A run takes seconds; a stuck one must not overlap the next minutes (Express cannot exceed 5 minutes).
-      timeout: Duration.minutes(5),
+      // No `timeout` here: aws-cdk-lib applies it only to chained definitions, never to DefinitionBody.fromString.
+      // The limit is the definition's own TimeoutSeconds (a test checks it reaches the template).
       tracingEnabled: props.tracing,
       logs: {
         destination: this.logGroup,

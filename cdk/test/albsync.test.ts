@@ -90,7 +90,8 @@ describe('least privilege', () => {
     Resource: { 'Fn::GetAtt': [logicalId(fn.logGroup), 'Arn'] },
     Sid: 'OwnLogGroupOnly',
   });
-  const xray = { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' };
+  // Actions sorted: the recommended flag @aws-cdk/aws-iam:minimizePolicies sorts and merges statements.
+  const xray = { Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Effect: 'Allow', Resource: '*' };
   const describe_ = {
     Action: 'elasticloadbalancing:DescribeTargetHealth',
     Effect: 'Allow',
@@ -130,13 +131,12 @@ describe('least privilege', () => {
     ]);
   });
 
-  test('register: RegisterTargets on the bound target groups only', () => {
+  test('register: RegisterTargets on the bound target groups only, no DescribeTargetHealth (it never reads)', () => {
     const f = sync.functions.register;
     expect(statementsOfRole(t, roleOf(f))).toEqual([
       ownLogs(f),
       xray,
-      describe_,
-      { Action: 'elasticloadbalancing:RegisterTargets', Effect: 'Allow', Resource: [TG_WEB, TG_API], Sid: 'RegisterOnBoundTargetGroupsOnly' },
+      { Action: 'elasticloadbalancing:RegisterTargets', Effect: 'Allow', Resource: [TG_API, TG_WEB], Sid: 'RegisterOnBoundTargetGroupsOnly' },
     ]);
   });
 
@@ -146,7 +146,7 @@ describe('least privilege', () => {
       ownLogs(f),
       xray,
       describe_,
-      { Action: 'elasticloadbalancing:DeregisterTargets', Effect: 'Allow', Resource: [TG_WEB, TG_API], Sid: 'DeregisterOnBoundTargetGroupsOnly' },
+      { Action: 'elasticloadbalancing:DeregisterTargets', Effect: 'Allow', Resource: [TG_API, TG_WEB], Sid: 'DeregisterOnBoundTargetGroupsOnly' },
     ]);
   });
 
@@ -157,7 +157,10 @@ describe('least privilege', () => {
       {
         Action: 'lambda:InvokeFunction',
         Effect: 'Allow',
-        Resource: sync.functions.all.map((fn) => ({ 'Fn::GetAtt': [logicalId(fn), 'Arn'] })),
+        // Sorted (minimizePolicies sorts resources).
+        Resource: sync.functions.all
+          .map((fn) => ({ 'Fn::GetAtt': [logicalId(fn), 'Arn'] }))
+          .sort((a, b) => a['Fn::GetAtt'][0].localeCompare(b['Fn::GetAtt'][0])),
         Sid: 'InvokeTheFourFunctionsOnly',
       },
     ]);
@@ -196,6 +199,15 @@ describe('state machine', () => {
       RegisterFunctionArn: { 'Fn::GetAtt': [logicalId(f.register), 'Arn'] },
       DeregisterFunctionArn: { 'Fn::GetAtt': [logicalId(f.deregister), 'Arn'] },
     });
+  });
+
+  test('the execution timeout is in the synthesized definition: TimeoutSeconds at most 300 (Express maximum)', () => {
+    // aws-cdk-lib's `timeout` prop never reaches a DefinitionBody.fromString definition; the ASL must carry it.
+    const sm = t.findResources('AWS::StepFunctions::StateMachine')[logicalId(sync.workflow.stateMachine)];
+    const deployed = JSON.parse(sm.Properties.DefinitionString);
+    expect(typeof deployed.TimeoutSeconds).toBe('number');
+    expect(deployed.TimeoutSeconds).toBeGreaterThan(0);
+    expect(deployed.TimeoutSeconds).toBeLessThanOrEqual(300);
   });
 
   test('the definition is inlined verbatim (assertions can read the states)', () => {

@@ -76,7 +76,6 @@ test('albsync is wired to the ALB DNS name, the target group and the VPC CIDR', 
   th.hasResourceProperties('AWS::IAM::Policy', {
     PolicyDocument: { Statement: [
       { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [logicalId(http.albSync.functions.register.logGroup), 'Arn'] }, Sid: 'OwnLogGroupOnly' },
-      { Action: 'elasticloadbalancing:DescribeTargetHealth', Effect: 'Allow', Resource: '*', Sid: 'DescribeTargetHealthHasNoResourceLevelPermission' },
       { Action: 'elasticloadbalancing:RegisterTargets', Effect: 'Allow', Resource: { Ref: logicalId(http.targetGroup) }, Sid: 'RegisterOnBoundTargetGroupsOnly' },
     ] },
   });
@@ -84,7 +83,8 @@ test('albsync is wired to the ALB DNS name, the target group and the VPC CIDR', 
 
 test('prebuilt bootstraps are the function code (one asset per binary)', () => {
   const assets = http.node.findAll().filter((c) => c.constructor.name === 'Asset' || c.constructor.name === 'AssetStaging');
-  const sources = assets.map((a: any) => a.sourcePath).filter(Boolean).map((p: string) => path.relative(codeDir, p));
+  // Other assets (the custom resource of @aws-cdk/aws-ec2:restrictDefaultSecurityGroup) live elsewhere.
+  const sources = assets.map((a: any) => a.sourcePath).filter(Boolean).map((p: string) => path.relative(codeDir, p)).filter((p: string) => !p.startsWith('..'));
   expect(sources.sort()).toEqual(['albsync-deregister', 'albsync-diff', 'albsync-register', 'albsync-resolve']);
 });
 
