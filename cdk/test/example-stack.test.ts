@@ -3,7 +3,7 @@
  * with prebuilt dummy bootstraps (the path CI uses with the real arm64 build). One app, synthesized once.
  */
 import * as path from 'node:path';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { FunctionCode } from '../lib/code';
 import { StaticIpExampleStack } from '../lib/example-stack';
@@ -107,13 +107,17 @@ test('HTTPS variant: ALB listens HTTPS 443 with the certificate, NLB forwards TC
   });
 });
 
-test('Express variant: EXPRESS state machine, same alarms', () => {
-  ts.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'EXPRESS' });
+test('Express variant: EXPRESS state machine logging ALL with execution data, same alarms', () => {
+  ts.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+    StateMachineType: 'EXPRESS',
+    LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+  });
   th.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
-  ts.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+  // failed, no success, safety rail; per binding: resolved addresses, drift.
+  ts.resourceCountIs('AWS::CloudWatch::Alarm', 5);
 });
 
-test('alarms go to the example topic', () => {
+test('alarms go to the topic AlbSync creates', () => {
   const topic = Object.keys(th.findResources('AWS::SNS::Topic'));
   expect(topic).toHaveLength(1);
   for (const a of Object.values(th.findResources('AWS::CloudWatch::Alarm')) as any[]) {

@@ -5,7 +5,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
-import { BindingProps } from '../lib/binding';
+import { ResolvedBindingProps } from '../lib/binding';
 import { FUNCTION_BINARIES } from '../lib/code';
 
 /** The feature flags of cdk.json (the recommended set): tests synthesize what `cdk deploy` would. */
@@ -46,7 +46,7 @@ export const TG_WEB = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targe
 export const TG_API = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/fedcba9876543210';
 
 /** Two bindings: one with every default, one with every option. */
-export const BINDINGS: BindingProps[] = [
+export const BINDINGS: ResolvedBindingProps[] = [
   {
     name: 'web',
     dnsName: 'internal-web-1234.us-east-1.elb.amazonaws.com',
@@ -122,6 +122,17 @@ export const WILDCARD_EXCEPTIONS: { why: string; actions: string[]; needsConditi
       'logs:PutResourcePolicy',
       'logs:DescribeResourcePolicies',
       'logs:DescribeLogGroups',
+    ],
+  },
+  {
+    why: 'Lambda in a VPC manages its network interfaces; DescribeNetworkInterfaces works only on *',
+    actions: [
+      'ec2:CreateNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeSubnets',
+      'ec2:DeleteNetworkInterface',
+      'ec2:AssignPrivateIpAddresses',
+      'ec2:UnassignPrivateIpAddresses',
     ],
   },
   { why: 'PutMetricData is scoped by namespace condition', actions: ['cloudwatch:PutMetricData'], needsCondition: 'cloudwatch:namespace' },
