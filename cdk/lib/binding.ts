@@ -185,8 +185,9 @@ export function parseCidr(text: string): { family: AddressFamily; canonical: boo
   return undefined;
 }
 
-function checkCidrs(prop: string, list: readonly string[], family: AddressFamily): void {
-  list.forEach((c, i) => {
+function checkCidrs(prop: string, list: readonly string[], family: AddressFamily, firstIndex = 0): void {
+  list.forEach((c, j) => {
+    const i = j + firstIndex;
     if (Token.isUnresolved(c)) return;
     const parsed = parseCidr(c);
     if (!parsed) throw new AlbSyncPropsError(`${prop}[${i}]`, `${JSON.stringify(c)} is not a CIDR block`);
@@ -215,6 +216,11 @@ export interface ResolvedBindingProps extends BindingProps {
   readonly dnsName: string;
   readonly targetGroupArn: string;
   readonly vpcCidrs: string[];
+  /**
+   * How many leading `vpcCidrs` came from `vpc` (AWS guarantees a VPC's block is valid). They are not checked:
+   * before `Vpc.fromLookup` has run, CDK answers a placeholder block, and a refusal would stop the lookup.
+   */
+  readonly vpcCidrsFromVpc?: number;
 }
 
 /**
@@ -254,7 +260,7 @@ export function resolveBindings(scope: Construct, bindings: readonly BindingProp
     }
     const vpcCidrs = [...(b.vpc ? [b.vpc.vpcCidrBlock] : []), ...(b.vpcCidrs ?? [])];
     const { alb: _alb, albArn: _albArn, targetGroup: _tg, vpc: _vpc, ...rest } = b;
-    return { ...rest, dnsName: dnsName!, targetGroupArn, vpcCidrs };
+    return { ...rest, dnsName: dnsName!, targetGroupArn, vpcCidrs, vpcCidrsFromVpc: b.vpc ? 1 : 0 };
   });
 }
 
@@ -297,7 +303,8 @@ export function validateBindings(bindings: readonly ResolvedBindingProps[] | und
     if (!Array.isArray(b.vpcCidrs)) {
       throw new AlbSyncPropsError(`${p}.vpcCidrs`, 'is required (an empty list registers every address with AvailabilityZone "all")');
     }
-    checkCidrs(`${p}.vpcCidrs`, b.vpcCidrs, family);
+    const fromVpc = b.vpcCidrsFromVpc ?? 0;
+    checkCidrs(`${p}.vpcCidrs`, b.vpcCidrs.slice(fromVpc), family, fromVpc);
     checkRange(`${p}.lookup.maxQueries`, b.lookup?.maxQueries, 1, 2000);
     checkRange(`${p}.lookup.settleQueries`, b.lookup?.settleQueries, 1, 200);
     checkRange(`${p}.lookup.timeoutMs`, b.lookup?.timeoutMs, 50, 30000);

@@ -11,9 +11,12 @@ import { AlbSyncFunctions } from './functions';
 /** The `${...}` placeholders the definition file uses (docs/architecture.md), mapped to the functions. */
 export const SUBSTITUTION_KEYS = ['ResolveFunctionArn', 'DiffFunctionArn', 'RegisterFunctionArn', 'DeregisterFunctionArn'] as const;
 
-/** The repository's state machine definition, relative to this file (cdk/lib/ or cdk/dist/lib/). */
+/**
+ * The state machine definition: the repository's (from cdk/lib/ or cdk/dist/lib/), else the copy an installed
+ * package carries in dist/statemachine/ (scripts/build-library.js).
+ */
 export function defaultDefinitionPath(): string {
-  for (const rel of ['../../statemachine/albsync.asl.json', '../../../statemachine/albsync.asl.json']) {
+  for (const rel of ['../statemachine/albsync.asl.json', '../../statemachine/albsync.asl.json', '../../../statemachine/albsync.asl.json']) {
     const p = path.resolve(__dirname, rel);
     if (fs.existsSync(p)) return p;
   }
