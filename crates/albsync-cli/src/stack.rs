@@ -143,6 +143,7 @@ pub async fn load(session: &Session, name: Option<&str>) -> Result<DeploymentCon
 
 /// What a command needs, resolved from its flags first and from the deployment when a flag is absent. The
 /// session and the deployment are fetched once, when first needed.
+#[derive(Debug)]
 pub struct Context<'a> {
     global: &'a Global,
     session: OnceCell<Session>,
