@@ -8,6 +8,7 @@
  * - `albsync:certificateArn`: ACM certificate ARN; the internal ALB then listens HTTPS on 443.
  * - `albsync:workflowType`: `STANDARD` (default) or `EXPRESS`.
  * - `albsync:stackName`: stack name (default `StaticIpExampleStack`).
+ * - `albsync:alarmEmail`: e-mail address subscribed to the alarm topic.
  */
 import * as path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -31,5 +32,6 @@ new StaticIpExampleStack(app, app.node.tryGetContext('albsync:stackName') ?? 'St
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   certificateArn: certificateArn || undefined,
   code: codeDir ? FunctionCode.prebuilt(path.resolve(codeDir)) : undefined,
+  alarmEmail: app.node.tryGetContext('albsync:alarmEmail') || undefined,
   workflowType: workflowType === 'EXPRESS' ? sfn.StateMachineType.EXPRESS : sfn.StateMachineType.STANDARD,
 });

@@ -1,15 +1,19 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { Alarms, SAFETY_RAIL_ERROR } from './alarms';
-import { AlbSyncPropsError, BindingProps, validateBindings } from './binding';
+import { Alarms, FailureAlarmProps, SAFETY_RAIL_ERROR } from './alarms';
+import { AlbSyncPropsError, BindingProps, executionInput, ResolvedBindingProps, resolveBindings, validateBindings } from './binding';
 import { FunctionCode } from './code';
-import { AlbSyncFunctions } from './functions';
+import { PublishedConfig } from './config';
+import { AlbSyncFunctions, FunctionVpcPlacement } from './functions';
 import { Schedules } from './schedules';
 import { StateBucket } from './state-bucket';
+import { VpcPlacement } from './vpc-placement';
 import { defaultDefinitionPath, failErrorsFor, Workflow } from './workflow';
 
 /** Props of {@link AlbSync}. */
@@ -41,8 +45,9 @@ export interface AlbSyncProps {
 
   /**
    * Which execution events the state machine logs. Not OFF: the safety-rail alarm reads ExecutionFailed events
-   * from this log. ALL logs every state of every run (costly at one run a minute).
-   * @default sfn.LogLevel.ERROR
+   * from this log. ALL logs every state of every run. Express requires ALL: AWS keeps no Express history
+   * except this log, and the CLI reads Express runs from it.
+   * @default - sfn.LogLevel.ERROR for Standard, sfn.LogLevel.ALL for Express
    */
   readonly workflowLogLevel?: sfn.LogLevel;
 
@@ -53,10 +58,45 @@ export interface AlbSyncProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * Where alarm and OK notifications go.
-   * @default - alarms are created without actions
+   * Where alarm and OK notifications go. A topic of this app gets a policy statement that lets CloudWatch
+   * (cloudwatch.amazonaws.com, alarms of this account) publish; an imported topic must allow that itself.
+   * @default - a new topic (TLS only, CloudWatch may publish), an output of the stack
    */
   readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * E-mail addresses subscribed to the alarm topic (each confirms the subscription once).
+   * @default - none
+   */
+  readonly alarmEmails?: string[];
+
+  /**
+   * Other subscriptions of the alarm topic (another topic, SQS, Lambda, HTTPS, ...).
+   * @default - none
+   */
+  readonly alarmSubscriptions?: sns.ITopicSubscription[];
+
+  /**
+   * When the failed-executions alarm fires: M failed periods of the last N.
+   * @default - 3 of the last 5 periods (one period = the schedule interval)
+   */
+  readonly failureAlarm?: FailureAlarmProps;
+
+  /**
+   * The name this deployment is known by: the SSM parameter `/albsync/<name>` the CLI reads
+   * (`albsync --stack <name>`), and the `Deployment` dimension of every metric (ALBSYNC_DEPLOYMENT), so two
+   * deployments in one region never share a metric or an alarm. 1-64 characters of `A-Za-z0-9-_.`.
+   * @default - the stack name
+   */
+  readonly deploymentName?: string;
+
+  /**
+   * Run the functions in a VPC: needed when the DNS name resolves only there (a private hosted zone, an
+   * in-VPC resolver). Creates the VPC endpoints the functions call unless `createEndpoints: false` (then the
+   * subnets need a NAT gateway or those endpoints).
+   * @default - outside any VPC (the functions reach AWS APIs and public DNS directly)
+   */
+  readonly vpcPlacement?: FunctionVpcPlacement;
 
   /**
    * CloudWatch namespace of `ResolvedAddressCount` (dimension `Binding`) and `SafetyRailTripped`. Must not start
@@ -125,8 +165,30 @@ export interface AlbSyncProps {
 
 const NAMESPACE_RE = /^[^:$][^:]{0,254}$/;
 
-function validateProps(props: AlbSyncProps): void {
-  validateBindings(props.bindings);
+function validateProps(props: AlbSyncProps, bindings: ResolvedBindingProps[], deployment: string): void {
+  validateBindings(bindings);
+  if (!Token.isUnresolved(deployment) && !/^[A-Za-z0-9_.-]{1,64}$/.test(deployment)) {
+    throw new AlbSyncPropsError('deploymentName', `${JSON.stringify(deployment)} must be 1-64 characters of A-Za-z0-9-_.`);
+  }
+  if (props.workflowType === sfn.StateMachineType.EXPRESS && props.workflowLogLevel !== undefined && props.workflowLogLevel !== sfn.LogLevel.ALL) {
+    throw new AlbSyncPropsError(
+      'workflowLogLevel',
+      `${props.workflowLogLevel} with EXPRESS would leave successful runs without any record (Express has no execution history); use ALL`,
+    );
+  }
+  const n = props.failureAlarm?.evaluationPeriods ?? 5;
+  const m = props.failureAlarm?.datapointsToAlarm ?? 3;
+  if (!Number.isInteger(n) || n < 1 || n > 1440) {
+    throw new AlbSyncPropsError('failureAlarm.evaluationPeriods', `${n} must be an integer in 1..1440`);
+  }
+  if (!Number.isInteger(m) || m < 1 || m > n) {
+    throw new AlbSyncPropsError('failureAlarm.datapointsToAlarm', `${m} must be an integer in 1..${n} (evaluationPeriods)`);
+  }
+  for (const [i, e] of (props.alarmEmails ?? []).entries()) {
+    if (!Token.isUnresolved(e) && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) {
+      throw new AlbSyncPropsError(`alarmEmails[${i}]`, `${JSON.stringify(e)} is not an e-mail address`);
+    }
+  }
   const schedule = props.schedule ?? Duration.minutes(1);
   if (!Token.isUnresolved(schedule.toSeconds())) {
     const s = schedule.toSeconds();
@@ -175,12 +237,26 @@ export class AlbSync extends Construct {
   public readonly workflow: Workflow;
   public readonly schedules: Schedules;
   public readonly alarms: Alarms;
+  /** Where the alarms notify (given, or created). */
+  public readonly alarmTopic: sns.ITopic;
   /** The namespace metrics are published in. */
   public readonly metricNamespace: string;
+  /** The deployment name (SSM parameter `/albsync/<name>`, metric dimension `Deployment`). */
+  public readonly deploymentName: string;
+  /** The bindings with their ALB, target group and VPC resolved. */
+  public readonly bindings: ResolvedBindingProps[];
+  /** The published configuration (SSM parameter and outputs). */
+  public readonly config: PublishedConfig;
+  /** The functions' VPC placement, when they run in a VPC. */
+  public readonly vpcPlacement?: VpcPlacement;
 
   constructor(scope: Construct, id: string, props: AlbSyncProps) {
     super(scope, id);
-    validateProps(props);
+    this.bindings = resolveBindings(this, props.bindings);
+    this.deploymentName = props.deploymentName ?? Stack.of(this).stackName;
+    validateProps(props, this.bindings, this.deploymentName);
+    const workflowType = props.workflowType ?? sfn.StateMachineType.STANDARD;
+    const express = workflowType === sfn.StateMachineType.EXPRESS;
     const interval = props.schedule ?? Duration.minutes(1);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
@@ -193,13 +269,19 @@ export class AlbSync extends Construct {
       removalPolicy,
     });
 
+    if (props.vpcPlacement) {
+      this.vpcPlacement = new VpcPlacement(this, 'Vpc', props.vpcPlacement);
+    }
+
     this.functions = new AlbSyncFunctions(this, 'Functions', {
+      deployment: this.deploymentName,
+      vpc: this.vpcPlacement,
       code: props.code ?? FunctionCode.cargoLambda(),
       metricNamespace: this.metricNamespace,
       dnsServer: props.dnsServer,
       stateBucket: this.stateBucket.bucket,
       statePrefix: this.stateBucket.prefix,
-      targetGroupArns: [...new Set(props.bindings.map((b) => b.targetGroupArn))],
+      targetGroupArns: [...new Set(this.bindings.map((b) => b.targetGroupArn))],
       logLevel: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
       logRetention,
       memorySize: props.memorySize ?? 256,
@@ -210,8 +292,8 @@ export class AlbSync extends Construct {
     this.workflow = new Workflow(this, 'Workflow', {
       functions: this.functions,
       definitionPath: props.definitionPath ?? defaultDefinitionPath(),
-      type: props.workflowType ?? sfn.StateMachineType.STANDARD,
-      logLevel: props.workflowLogLevel ?? sfn.LogLevel.ERROR,
+      type: workflowType,
+      logLevel: props.workflowLogLevel ?? (express ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR),
       logRetention,
       tracing,
       logRemovalPolicy: removalPolicy,
@@ -219,19 +301,59 @@ export class AlbSync extends Construct {
 
     this.schedules = new Schedules(this, 'Schedules', {
       stateMachine: this.workflow.stateMachine,
-      bindings: props.bindings,
+      bindings: this.bindings,
       interval,
       retryAttempts: props.scheduleRetryAttempts ?? 2,
     });
+
+    this.alarmTopic = props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: `albsync ${this.deploymentName} alarms`, enforceSSL: true });
+    // A topic policy that holds only enforceSSL's Deny replaces SNS's default policy, and then nothing lets
+    // CloudWatch publish: allow alarms of this account, and only them (confused deputy).
+    // https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html
+    const stack = Stack.of(this);
+    const added = this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccountPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
+        },
+      }),
+    );
+    if (!added.statementAdded) {
+      Annotations.of(this).addInfo(
+        'AlbSync: the alarm topic is imported; its policy must allow cloudwatch.amazonaws.com to sns:Publish, else no alarm arrives',
+      );
+    }
+    for (const email of props.alarmEmails ?? []) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
+    for (const sub of props.alarmSubscriptions ?? []) this.alarmTopic.addSubscription(sub);
 
     this.alarms = new Alarms(this, 'Alarms', {
       stateMachine: this.workflow.stateMachine,
       workflowLogGroup: this.workflow.logGroup,
       safetyRailErrors: failErrorsFor(this.workflow.definition, SAFETY_RAIL_ERROR),
-      bindings: props.bindings,
+      bindings: this.bindings,
       metricNamespace: this.metricNamespace,
+      deployment: this.deploymentName,
       interval,
-      topic: props.alarmTopic,
+      topic: this.alarmTopic,
+      failures: props.failureAlarm,
+    });
+
+    this.config = new PublishedConfig(this, 'Config', {
+      schemaVersion: 1,
+      deployment: this.deploymentName,
+      stateMachineArn: this.workflow.stateMachine.stateMachineArn,
+      workflowType: express ? 'EXPRESS' : 'STANDARD',
+      workflowLogGroup: this.workflow.logGroup.logGroupName,
+      stateBucket: this.stateBucket.bucket.bucketName,
+      statePrefix: this.stateBucket.prefix,
+      metricNamespace: this.metricNamespace,
+      alarmTopicArn: this.alarmTopic.topicArn,
+      bindings: this.bindings.map(executionInput),
     });
   }
 }

@@ -1,5 +1,8 @@
 import * as net from 'node:net';
 import { Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { Construct } from 'constructs';
 
 /** Address family a binding resolves (A or AAAA records) and registers. */
 export enum AddressFamily {
@@ -39,15 +42,36 @@ export interface BindingProps {
    * 1-48 characters of `a-z`, `0-9` and `-`; unique among the bindings of one AlbSync.
    */
   readonly name: string;
-  /** The DNS name to resolve, e.g. the internal ALB's `loadBalancerDnsName` (a token is fine). */
-  readonly dnsName: string;
+  /**
+   * The DNS name to resolve (a token is fine). Give exactly one of `dnsName`, `alb` and `albArn`.
+   * @default - the DNS name of `alb` or `albArn`
+   */
+  readonly dnsName?: string;
+  /**
+   * The ALB whose addresses to keep: a construct in your app, or one imported with
+   * `ApplicationLoadBalancer.fromApplicationLoadBalancerAttributes` (its `loadBalancerDnsName` is resolved).
+   * @default - `dnsName` or `albArn`
+   */
+  readonly alb?: elbv2.IApplicationLoadBalancer;
+  /**
+   * ARN of an existing ALB. Its DNS name is looked up at synthesis (`ApplicationLoadBalancer.fromLookup`: needs
+   * credentials and an explicit stack `env` once; the answer is cached in cdk.context.json).
+   * @default - `dnsName` or `alb`
+   */
+  readonly albArn?: string;
   /** Port the targets are registered on (the ALB listener's port), 1-65535. */
   readonly port: number;
   /**
    * ARN of the NLB's IP target group: `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID`
    * (a token is fine). RegisterTargets/DeregisterTargets are granted on exactly this ARN.
    */
-  readonly targetGroupArn: string;
+  readonly targetGroupArn?: string;
+  /**
+   * The NLB's IP target group as a construct (your own or imported with
+   * `NetworkTargetGroup.fromTargetGroupAttributes`). Give exactly one of `targetGroupArn` and `targetGroup`.
+   * @default - `targetGroupArn`
+   */
+  readonly targetGroup?: elbv2.INetworkTargetGroup;
   /**
    * Consecutive runs an address must be missing from DNS before it is deregistered. 1-1000.
    * @default 3
@@ -63,9 +87,17 @@ export interface BindingProps {
   /**
    * CIDR blocks of the target group's VPC. Addresses outside them are registered with `AvailabilityZone: all`
    * (peered VPC, Transit Gateway). An empty list registers every address with `all`. A token (e.g.
-   * `vpc.vpcCidrBlock`) is fine.
+   * `vpc.vpcCidrBlock`) is fine. Give `vpcCidrs`, `vpc`, or both (the blocks are joined: list secondary CIDR
+   * blocks of the VPC here, `IVpc` exposes only the primary one).
+   * @default - the CIDR block of `vpc`
    */
-  readonly vpcCidrs: string[];
+  readonly vpcCidrs?: string[];
+  /**
+   * The target group's VPC: its primary CIDR block becomes part of `vpcCidrs`, so addresses inside it are never
+   * registered with zone `all` by mistake.
+   * @default - `vpcCidrs` only
+   */
+  readonly vpc?: ec2.IVpc;
   /**
    * Address family to resolve and register.
    * @default AddressFamily.IPV4
@@ -153,8 +185,9 @@ export function parseCidr(text: string): { family: AddressFamily; canonical: boo
   return undefined;
 }
 
-function checkCidrs(prop: string, list: readonly string[], family: AddressFamily): void {
-  list.forEach((c, i) => {
+function checkCidrs(prop: string, list: readonly string[], family: AddressFamily, firstIndex = 0): void {
+  list.forEach((c, j) => {
+    const i = j + firstIndex;
     if (Token.isUnresolved(c)) return;
     const parsed = parseCidr(c);
     if (!parsed) throw new AlbSyncPropsError(`${prop}[${i}]`, `${JSON.stringify(c)} is not a CIDR block`);
@@ -175,8 +208,64 @@ function checkDnsName(prop: string, name: string): void {
   if (!ok) throw new AlbSyncPropsError(prop, `${JSON.stringify(name)} is not a DNS name`);
 }
 
+/**
+ * A binding with its sources resolved to the three strings the execution input needs (`dnsName`,
+ * `targetGroupArn`, `vpcCidrs`); `alb`, `albArn`, `targetGroup` and `vpc` are gone.
+ */
+export interface ResolvedBindingProps extends BindingProps {
+  readonly dnsName: string;
+  readonly targetGroupArn: string;
+  readonly vpcCidrs: string[];
+  /**
+   * How many leading `vpcCidrs` came from `vpc` (AWS guarantees a VPC's block is valid). They are not checked:
+   * before `Vpc.fromLookup` has run, CDK answers a placeholder block, and a refusal would stop the lookup.
+   */
+  readonly vpcCidrsFromVpc?: number;
+}
+
+/**
+ * Resolves each binding's ALB, target group and VPC into strings (tokens are fine), checking that each source is
+ * given exactly once. `scope` hosts the ALB lookups of `albArn`.
+ */
+export function resolveBindings(scope: Construct, bindings: readonly BindingProps[] | undefined): ResolvedBindingProps[] {
+  if (!bindings || bindings.length === 0) {
+    throw new AlbSyncPropsError('bindings', 'at least one binding is required');
+  }
+  return bindings.map((b, i) => {
+    const p = `bindings[${i}]`;
+    const dnsSources = [b.dnsName !== undefined, b.alb !== undefined, b.albArn !== undefined].filter(Boolean).length;
+    if (dnsSources !== 1) {
+      throw new AlbSyncPropsError(p, `give exactly one of dnsName, alb and albArn (got ${dnsSources})`);
+    }
+    let dnsName = b.dnsName;
+    if (b.alb) dnsName = b.alb.loadBalancerDnsName;
+    if (b.albArn !== undefined) {
+      if (!Token.isUnresolved(b.albArn) && !/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer\/app\/[A-Za-z0-9-]{1,32}\/[0-9a-f]+$/.test(b.albArn)) {
+        throw new AlbSyncPropsError(`${p}.albArn`, `${JSON.stringify(b.albArn)} is not an ALB ARN (arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID)`);
+      }
+      const id = `AlbLookup-${b.name}`;
+      const found = scope.node.tryFindChild(id) as elbv2.IApplicationLoadBalancer | undefined;
+      dnsName = (found ?? elbv2.ApplicationLoadBalancer.fromLookup(scope, id, { loadBalancerArn: b.albArn })).loadBalancerDnsName;
+    }
+    const tgSources = [b.targetGroupArn !== undefined, b.targetGroup !== undefined].filter(Boolean).length;
+    if (tgSources !== 1) {
+      throw new AlbSyncPropsError(p, `give exactly one of targetGroupArn and targetGroup (got ${tgSources})`);
+    }
+    const targetGroupArn = b.targetGroup ? b.targetGroup.targetGroupArn : b.targetGroupArn!;
+    if (b.vpcCidrs !== undefined && !Array.isArray(b.vpcCidrs)) {
+      throw new AlbSyncPropsError(`${p}.vpcCidrs`, 'must be a list of CIDR blocks');
+    }
+    if (b.vpcCidrs === undefined && b.vpc === undefined) {
+      throw new AlbSyncPropsError(`${p}.vpcCidrs`, 'give vpcCidrs or vpc (an empty vpcCidrs list registers every address with AvailabilityZone "all")');
+    }
+    const vpcCidrs = [...(b.vpc ? [b.vpc.vpcCidrBlock] : []), ...(b.vpcCidrs ?? [])];
+    const { alb: _alb, albArn: _albArn, targetGroup: _tg, vpc: _vpc, ...rest } = b;
+    return { ...rest, dnsName: dnsName!, targetGroupArn, vpcCidrs, vpcCidrsFromVpc: b.vpc ? 1 : 0 };
+  });
+}
+
 /** Validates every binding and the list as a whole; throws AlbSyncPropsError naming the prop. */
-export function validateBindings(bindings: readonly BindingProps[] | undefined): void {
+export function validateBindings(bindings: readonly ResolvedBindingProps[] | undefined): void {
   if (!bindings || bindings.length === 0) {
     throw new AlbSyncPropsError('bindings', 'at least one binding is required');
   }
@@ -214,7 +303,8 @@ export function validateBindings(bindings: readonly BindingProps[] | undefined):
     if (!Array.isArray(b.vpcCidrs)) {
       throw new AlbSyncPropsError(`${p}.vpcCidrs`, 'is required (an empty list registers every address with AvailabilityZone "all")');
     }
-    checkCidrs(`${p}.vpcCidrs`, b.vpcCidrs, family);
+    const fromVpc = b.vpcCidrsFromVpc ?? 0;
+    checkCidrs(`${p}.vpcCidrs`, b.vpcCidrs.slice(fromVpc), family, fromVpc);
     checkRange(`${p}.lookup.maxQueries`, b.lookup?.maxQueries, 1, 2000);
     checkRange(`${p}.lookup.settleQueries`, b.lookup?.settleQueries, 1, 200);
     checkRange(`${p}.lookup.timeoutMs`, b.lookup?.timeoutMs, 50, 30000);
@@ -230,7 +320,7 @@ export function validateBindings(bindings: readonly BindingProps[] | undefined):
 }
 
 /** The binding as the state machine's execution input, every documented default filled in. */
-export function executionInput(b: BindingProps): ExecutionInput {
+export function executionInput(b: ResolvedBindingProps): ExecutionInput {
   const family = b.family ?? AddressFamily.IPV4;
   return {
     name: b.name,

@@ -2,7 +2,6 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Validations } fr
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { AlbSync } from './albsync';
@@ -37,6 +36,11 @@ export interface StaticIpExampleStackProps extends StackProps {
    * @default RemovalPolicy.RETAIN (AlbSync's default)
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * E-mail address subscribed to albsync's alarm topic.
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
 }
 
 /**
@@ -125,25 +129,17 @@ export class StaticIpExampleStack extends Stack {
     });
     this.nlb.addListener('Tcp', { port, protocol: elbv2.Protocol.TCP, defaultTargetGroups: [this.targetGroup] });
 
-    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'albsync alarms', enforceSSL: true });
-    Validations.of(topic).acknowledge({
-      id: 'AwsSolutions-SNS2',
-      reason:
-        'Alarm notifications carry no secrets. CloudWatch alarms cannot publish to a topic encrypted with the ' +
-        'AWS-managed SNS key, and a customer-managed key costs $1/month; pass your own encrypted topic to AlbSync instead.',
-    });
-
     this.albSync = new AlbSync(this, 'AlbSync', {
       bindings: [
         {
           name: 'example',
-          dnsName: this.alb.loadBalancerDnsName,
+          alb: this.alb,
           port,
-          targetGroupArn: this.targetGroup.targetGroupArn,
+          targetGroup: this.targetGroup,
           vpcCidrs: [vpcCidr],
         },
       ],
-      alarmTopic: topic,
+      alarmEmails: props.alarmEmail ? [props.alarmEmail] : undefined,
       code: props.code,
       workflowType: props.workflowType,
       removalPolicy: props.removalPolicy,
@@ -167,6 +163,5 @@ export class StaticIpExampleStack extends Stack {
     });
     new CfnOutput(this, 'NlbDnsName', { description: 'DNS name of the NLB (resolves to the static IPs)', value: this.nlb.loadBalancerDnsName });
     new CfnOutput(this, 'AlbDnsName', { description: 'DNS name of the internal ALB albsync resolves', value: this.alb.loadBalancerDnsName });
-    new CfnOutput(this, 'StateMachineArn', { description: 'albsync state machine', value: this.albSync.workflow.stateMachine.stateMachineArn });
   }
 }

@@ -2,9 +2,33 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { FunctionBinary, FunctionCode } from './code';
+
+/** Where the functions run inside a VPC (see {@link AlbSyncProps.vpcPlacement}). */
+export interface FunctionVpcPlacement {
+  /** The VPC. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the functions' network interfaces (private subnets: Lambda never gets a public address).
+   * @default - the VPC's private subnets (with egress, else isolated)
+   */
+  readonly subnets?: ec2.SubnetSelection;
+  /**
+   * Security groups of the functions.
+   * @default - one group, all outbound allowed, no inbound (the functions only call out)
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * Create the VPC endpoints the functions call: S3 (gateway), Elastic Load Balancing, CloudWatch,
+   * CloudWatch Logs and STS (interface). Turn off when the subnets reach AWS through a NAT gateway or the
+   * endpoints exist already (each interface endpoint costs per hour and per zone).
+   * @default true
+   */
+  readonly createEndpoints?: boolean;
+}
 
 /** Props of {@link AlbSyncFunctions}. */
 export interface AlbSyncFunctionsProps {
@@ -30,6 +54,13 @@ export interface AlbSyncFunctionsProps {
   readonly tracing: boolean;
   /** Removal policy of the log groups. */
   readonly logRemovalPolicy: RemovalPolicy;
+  /**
+   * The deployment name (ALBSYNC_DEPLOYMENT on every function: the metrics' `Deployment` dimension, so two
+   * stacks in one region never share a metric).
+   */
+  readonly deployment: string;
+  /** Run the functions inside a VPC (subnets and security groups resolved by the caller). */
+  readonly vpc?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.SubnetSelection; readonly securityGroups: ec2.ISecurityGroup[] };
 }
 
 /** Timeouts: well under the one-minute schedule; resolve gets the most (it samples DNS). */
@@ -85,12 +116,13 @@ export class AlbSyncFunctions extends Construct {
         applicationLogLevelV2: props.logLevel,
         systemLogLevelV2: lambda.SystemLogLevel.WARN,
         tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
-        environment,
+        ...(props.vpc ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets, securityGroups: props.vpc.securityGroups } : {}),
+        // Every function emits metrics (Embedded Metric Format) in the namespace, keyed by deployment and binding.
+        environment: { ALBSYNC_METRIC_NAMESPACE: props.metricNamespace, ALBSYNC_DEPLOYMENT: props.deployment, ...environment },
       });
     };
 
     this.resolve = make('Resolve', 'albsync-resolve', 'albsync: resolve the bound DNS name', {
-      ALBSYNC_METRIC_NAMESPACE: props.metricNamespace,
       ...(props.dnsServer ? { ALBSYNC_DNS_SERVER: props.dnsServer } : {}),
     });
     this.diff = make('Diff', 'albsync-diff', 'albsync: diff DNS against the target group, keep the state document', {
@@ -144,8 +176,8 @@ export class AlbSyncFunctions extends Construct {
       }),
     );
 
-    // register / deregister: only on the bound target groups.
-    this.register.addToRolePolicy(describe());
+    // register: only RegisterTargets on the bound target groups. It never reads the target group (the diff did),
+    // so it gets no DescribeTargetHealth. deregister re-reads the group before removing (safety rails).
     this.register.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'RegisterOnBoundTargetGroupsOnly',
@@ -168,6 +200,27 @@ export class AlbSyncFunctions extends Construct {
         resources: [props.stateBucket.arnForObjects(`${props.statePrefix}*`)],
       }),
     );
+    if (props.vpc) {
+      // Our own roles, so Lambda's managed AWSLambdaVPCAccessExecutionRole is not attached: grant its ENI actions.
+      // ec2:DescribeNetworkInterfaces works only on `*`, and the ENIs do not exist before Lambda creates them.
+      // https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html (execution role permissions)
+      for (const fn of this.all) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            sid: 'LambdaVpcNetworkInterfaces',
+            actions: [
+              'ec2:CreateNetworkInterface',
+              'ec2:DescribeNetworkInterfaces',
+              'ec2:DescribeSubnets',
+              'ec2:DeleteNetworkInterface',
+              'ec2:AssignPrivateIpAddresses',
+              'ec2:UnassignPrivateIpAddresses',
+            ],
+            resources: ['*'],
+          }),
+        );
+      }
+    }
     this.acknowledgeWildcards(props);
   }
 
@@ -176,7 +229,9 @@ export class AlbSyncFunctions extends Construct {
    * and names the only statements that need it.
    */
   private acknowledgeWildcards(props: AlbSyncFunctionsProps): void {
-    const xray = props.tracing ? ' X-Ray (xray:PutTraceSegments, xray:PutTelemetryRecords) has no resource-level permission either.' : '';
+    const xray =
+      (props.tracing ? ' X-Ray (xray:PutTraceSegments, xray:PutTelemetryRecords) has no resource-level permission either.' : '') +
+      (props.vpc ? ' In a VPC, the ENI actions Lambda needs (ec2:CreateNetworkInterface and friends) work only on `*`.' : '');
     const describe = 'elasticloadbalancing:DescribeTargetHealth has no resource-level permission (AWS requires `*`).';
     const ack = (fn: lambda.Function, id: string, reason: string) => {
       Validations.of(fn.role!.node.findChild('DefaultPolicy')).acknowledge({ id, reason });
@@ -185,7 +240,7 @@ export class AlbSyncFunctions extends Construct {
       'cloudwatch:PutMetricData has no resource-level permission; it is limited by the condition cloudwatch:namespace = ' +
       `${props.metricNamespace}.${xray}`);
     ack(this.diff, 'AwsSolutions-IAM5[Resource::*]', describe + xray);
-    ack(this.register, 'AwsSolutions-IAM5[Resource::*]', describe + xray);
+    if (props.tracing || props.vpc) ack(this.register, 'AwsSolutions-IAM5[Resource::*]', xray.trim());
     ack(this.deregister, 'AwsSolutions-IAM5[Resource::*]', describe + xray);
     const bucketId = Stack.of(this).resolve((props.stateBucket.node.defaultChild as s3.CfnBucket).logicalId);
     ack(this.diff, `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${props.statePrefix}*]`,

@@ -4,7 +4,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { BindingProps, executionInput } from './binding';
+import { executionInput, ResolvedBindingProps } from './binding';
 
 /** EventBridge Scheduler accepts a maximum event age of 60 s to 24 h. */
 export const MIN_MAX_EVENT_AGE = Duration.seconds(60);
@@ -25,7 +25,7 @@ export interface SchedulesProps {
   /** The state machine each schedule starts. */
   readonly stateMachine: sfn.IStateMachine;
   /** One schedule per binding; its input is the binding with defaults filled. */
-  readonly bindings: readonly BindingProps[];
+  readonly bindings: readonly ResolvedBindingProps[];
   /** Interval between runs. */
   readonly interval: Duration;
   /** How often Scheduler retries a failed StartExecution before the event goes to the dead-letter queue. */

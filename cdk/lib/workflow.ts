@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Duration, Fn, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Fn, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -11,9 +11,12 @@ import { AlbSyncFunctions } from './functions';
 /** The `${...}` placeholders the definition file uses (docs/architecture.md), mapped to the functions. */
 export const SUBSTITUTION_KEYS = ['ResolveFunctionArn', 'DiffFunctionArn', 'RegisterFunctionArn', 'DeregisterFunctionArn'] as const;
 
-/** The repository's state machine definition, relative to this file (cdk/lib/ or cdk/dist/lib/). */
+/**
+ * The state machine definition: the repository's (from cdk/lib/ or cdk/dist/lib/), else the copy an installed
+ * package carries in dist/statemachine/ (scripts/build-library.js).
+ */
 export function defaultDefinitionPath(): string {
-  for (const rel of ['../../statemachine/albsync.asl.json', '../../../statemachine/albsync.asl.json']) {
+  for (const rel of ['../statemachine/albsync.asl.json', '../../statemachine/albsync.asl.json', '../../../statemachine/albsync.asl.json']) {
     const p = path.resolve(__dirname, rel);
     if (fs.existsSync(p)) return p;
   }
@@ -117,8 +120,8 @@ export class Workflow extends Construct {
       stateMachineType: props.type,
       definitionBody: sfn.DefinitionBody.fromString(text),
       definitionSubstitutions: this.substitutions,
-      // A run takes seconds; a stuck one must not overlap the next minutes (Express cannot exceed 5 minutes).
-      timeout: Duration.minutes(5),
+      // No `timeout` here: aws-cdk-lib applies it only to chained definitions, never to DefinitionBody.fromString.
+      // The limit is the definition's own TimeoutSeconds (a test checks it reaches the template).
       tracingEnabled: props.tracing,
       logs: {
         destination: this.logGroup,

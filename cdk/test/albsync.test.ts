@@ -61,15 +61,17 @@ describe('functions', () => {
     t.resourceCountIs('AWS::Logs::LogGroup', 5);
   });
 
-  test('environment per docs/architecture.md', () => {
+  test('environment per docs/architecture.md: namespace and deployment on every function', () => {
     const env = (fn: any) => t.findResources('AWS::Lambda::Function')[logicalId(fn)].Properties.Environment?.Variables ?? {};
-    expect(env(sync.functions.resolve)).toEqual({ ALBSYNC_METRIC_NAMESPACE: 'AlbSync' });
+    const common = { ALBSYNC_METRIC_NAMESPACE: 'AlbSync', ALBSYNC_DEPLOYMENT: 'AlbSyncTest' };
+    expect(env(sync.functions.resolve)).toEqual(common);
     expect(env(sync.functions.diff)).toEqual({
+      ...common,
       ALBSYNC_STATE_BUCKET: { Ref: logicalId(sync.stateBucket.bucket) },
       ALBSYNC_STATE_PREFIX: 'albsync/',
     });
-    expect(env(sync.functions.register)).toEqual({});
-    expect(env(sync.functions.deregister)).toEqual({});
+    expect(env(sync.functions.register)).toEqual(common);
+    expect(env(sync.functions.deregister)).toEqual(common);
   });
 
   test('no managed policies on the function roles', () => {
@@ -91,7 +93,8 @@ describe('least privilege', () => {
     Resource: { 'Fn::GetAtt': [logicalId(fn.logGroup), 'Arn'] },
     Sid: 'OwnLogGroupOnly',
   });
-  const xray = { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Effect: 'Allow', Resource: '*' };
+  // Actions sorted: the recommended flag @aws-cdk/aws-iam:minimizePolicies sorts and merges statements.
+  const xray = { Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Effect: 'Allow', Resource: '*' };
   const describe_ = {
     Action: 'elasticloadbalancing:DescribeTargetHealth',
     Effect: 'Allow',
@@ -131,13 +134,12 @@ describe('least privilege', () => {
     ]);
   });
 
-  test('register: RegisterTargets on the bound target groups only', () => {
+  test('register: RegisterTargets on the bound target groups only, no DescribeTargetHealth (it never reads)', () => {
     const f = sync.functions.register;
     expect(statementsOfRole(t, roleOf(f))).toEqual([
       ownLogs(f),
       xray,
-      describe_,
-      { Action: 'elasticloadbalancing:RegisterTargets', Effect: 'Allow', Resource: [TG_WEB, TG_API], Sid: 'RegisterOnBoundTargetGroupsOnly' },
+      { Action: 'elasticloadbalancing:RegisterTargets', Effect: 'Allow', Resource: [TG_API, TG_WEB], Sid: 'RegisterOnBoundTargetGroupsOnly' },
     ]);
   });
 
@@ -147,7 +149,7 @@ describe('least privilege', () => {
       ownLogs(f),
       xray,
       describe_,
-      { Action: 'elasticloadbalancing:DeregisterTargets', Effect: 'Allow', Resource: [TG_WEB, TG_API], Sid: 'DeregisterOnBoundTargetGroupsOnly' },
+      { Action: 'elasticloadbalancing:DeregisterTargets', Effect: 'Allow', Resource: [TG_API, TG_WEB], Sid: 'DeregisterOnBoundTargetGroupsOnly' },
     ]);
   });
 
@@ -158,7 +160,10 @@ describe('least privilege', () => {
       {
         Action: 'lambda:InvokeFunction',
         Effect: 'Allow',
-        Resource: sync.functions.all.map((fn) => ({ 'Fn::GetAtt': [logicalId(fn), 'Arn'] })),
+        // Sorted (minimizePolicies sorts resources).
+        Resource: sync.functions.all
+          .map((fn) => ({ 'Fn::GetAtt': [logicalId(fn), 'Arn'] }))
+          .sort((a, b) => a['Fn::GetAtt'][0].localeCompare(b['Fn::GetAtt'][0])),
         Sid: 'InvokeTheFourFunctionsOnly',
       },
     ]);
@@ -197,6 +202,15 @@ describe('state machine', () => {
       RegisterFunctionArn: { 'Fn::GetAtt': [logicalId(f.register), 'Arn'] },
       DeregisterFunctionArn: { 'Fn::GetAtt': [logicalId(f.deregister), 'Arn'] },
     });
+  });
+
+  test('the execution timeout is in the synthesized definition: TimeoutSeconds at most 300 (Express maximum)', () => {
+    // aws-cdk-lib's `timeout` prop never reaches a DefinitionBody.fromString definition; the ASL must carry it.
+    const sm = t.findResources('AWS::StepFunctions::StateMachine')[logicalId(sync.workflow.stateMachine)];
+    const deployed = JSON.parse(sm.Properties.DefinitionString);
+    expect(typeof deployed.TimeoutSeconds).toBe('number');
+    expect(deployed.TimeoutSeconds).toBeGreaterThan(0);
+    expect(deployed.TimeoutSeconds).toBeLessThanOrEqual(300);
   });
 
   test('the definition is inlined verbatim (assertions can read the states)', () => {
@@ -296,31 +310,59 @@ describe('state bucket', () => {
 
 describe('alarms', () => {
   const topicRef = () => ({ Ref: logicalId(topic) });
+  const dims = (name: string) => [
+    { Name: 'Binding', Value: name },
+    { Name: 'Deployment', Value: 'AlbSyncTest' },
+  ];
+  const sortDims = (d: { Name: string }[]) => [...d].sort((a, b) => a.Name.localeCompare(b.Name));
+  const alarmsOf = (metric: string) =>
+    (Object.values(t.findResources('AWS::CloudWatch::Alarm')) as any[]).filter((a) => a.Properties.MetricName === metric);
 
   test('every alarm notifies the topic (alarm and OK)', () => {
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')) as any[];
-    expect(alarms).toHaveLength(2 + BINDINGS.length);
+    // failed executions, no successful run, safety rail; per binding: resolved addresses and drift.
+    expect(alarms).toHaveLength(3 + 2 * BINDINGS.length);
     for (const a of alarms) {
       expect(a.Properties.AlarmActions).toEqual([topicRef()]);
       expect(a.Properties.OKActions).toEqual([topicRef()]);
     }
   });
 
-  test('failed executions', () => {
+  test('failed executions: 3 failed one-minute periods of the last 5 (one blip pages no one)', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/States',
       MetricName: 'ExecutionsFailed',
       Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalId(sync.workflow.stateMachine) } }],
+      Period: 60,
+      Statistic: 'Sum',
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Threshold: 1,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
     });
   });
 
-  test.each(BINDINGS.map((b) => b.name))('ResolvedAddressCount of %s below 1 or missing', (name) => {
+  test('no successful run for 10 minutes, missing data breaching', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsSucceeded',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalId(sync.workflow.stateMachine) } }],
+      Period: 600,
+      Statistic: 'Sum',
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  test.each(BINDINGS.map((b) => b.name))('ResolvedAddresses of %s below 1 or missing, keyed by deployment and binding', (name) => {
+    const found = alarmsOf('ResolvedAddresses').filter((a) => JSON.stringify(a.Properties.Dimensions).includes(`"${name}"`));
+    expect(found).toHaveLength(1);
+    expect(sortDims(found[0].Properties.Dimensions)).toEqual(dims(name));
+    expect(found[0].Properties).toMatchObject({
       Namespace: 'AlbSync',
-      MetricName: 'ResolvedAddressCount',
-      Dimensions: [{ Name: 'Binding', Value: name }],
       Statistic: 'Minimum',
       ComparisonOperator: 'LessThanThreshold',
       Threshold: 1,
@@ -328,21 +370,83 @@ describe('alarms', () => {
     });
   });
 
-  test('safety rail: metric filter on the state machine log group, alarm on it', () => {
+  test.each(BINDINGS.map((b) => b.name))('Drift of %s above 0 for 5 minutes, keyed by deployment and binding', (name) => {
+    const found = alarmsOf('Drift').filter((a) => JSON.stringify(a.Properties.Dimensions).includes(`"${name}"`));
+    expect(found).toHaveLength(1);
+    expect(sortDims(found[0].Properties.Dimensions)).toEqual(dims(name));
+    expect(found[0].Properties).toMatchObject({
+      Namespace: 'AlbSync',
+      Period: 60,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 5,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  });
+
+  test('safety rail: metric filter on the state machine log group, alarm on it, metric per deployment', () => {
     t.hasResourceProperties('AWS::Logs::MetricFilter', {
       LogGroupName: { Ref: logicalId(sync.workflow.logGroup) },
       // Written out, not rebuilt with the code under test: the execution fails with the Fail state's Error
       // (SafetyRailTripped) when the Catch routes there, or with the function's error name if it is uncaught.
       FilterPattern:
         '{ ($.type = "ExecutionFailed") && (($.details.error = "Albsync.SafetyRailTripped") || ($.details.error = "SafetyRailTripped")) }',
-      MetricTransformations: [{ MetricNamespace: 'AlbSync', MetricName: 'SafetyRailTripped', MetricValue: '1' }],
+      MetricTransformations: [{ MetricNamespace: 'AlbSync', MetricName: 'SafetyRailTripped-AlbSyncTest', MetricValue: '1' }],
     });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AlbSync',
-      MetricName: 'SafetyRailTripped',
+      MetricName: 'SafetyRailTripped-AlbSyncTest',
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
     });
+  });
+
+  test('the topic policy lets CloudWatch alarms of this account publish (enforceSSL alone would only deny)', () => {
+    const policies = Object.values(t.findResources('AWS::SNS::TopicPolicy')) as any[];
+    const ours = policies.filter((p) => JSON.stringify(p.Properties.Topics) === JSON.stringify([topicRef()]));
+    expect(ours).toHaveLength(1);
+    const allows = ours[0].Properties.PolicyDocument.Statement.filter(
+      (st: any) => st.Effect === 'Allow' && st.Principal?.Service === 'cloudwatch.amazonaws.com' && [st.Action].flat().includes('sns:Publish'),
+    );
+    expect(allows).toHaveLength(1);
+    expect(allows[0].Resource).toEqual(topicRef());
+    expect(allows[0].Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    expect(JSON.stringify(allows[0].Condition.ArnLike['aws:SourceArn'])).toContain(':alarm:*');
+  });
+});
+
+describe('published configuration', () => {
+  test('SSM parameter /albsync/<stack> holds the state machine, type, bucket, prefix, log group and every binding', () => {
+    const params = Object.values(t.findResources('AWS::SSM::Parameter')) as any[];
+    expect(params).toHaveLength(1);
+    const p = params[0].Properties;
+    expect(p.Name).toBe('/albsync/AlbSyncTest');
+    expect(p.Type).toBe('String');
+    // The value is JSON with tokens, joined by CloudFormation: resolve the references to names to read it.
+    const [sep, parts] = p.Value['Fn::Join'];
+    expect(sep).toBe('');
+    const text = parts.map((x: any) => (typeof x === 'string' ? x : `<${JSON.stringify(x).replace(/"/g, "'")}>`)).join('');
+    const doc = JSON.parse(text);
+    expect(doc).toMatchObject({
+      schemaVersion: 1,
+      deployment: 'AlbSyncTest',
+      workflowType: 'STANDARD',
+      statePrefix: 'albsync/',
+      metricNamespace: 'AlbSync',
+    });
+    expect(doc.stateMachineArn).toContain(logicalId(sync.workflow.stateMachine));
+    expect(doc.stateBucket).toContain(logicalId(sync.stateBucket.bucket));
+    expect(doc.workflowLogGroup).toContain(logicalId(sync.workflow.logGroup));
+    expect(doc.bindings).toEqual(BINDINGS.map(executionInput));
+  });
+
+  test('stack outputs: parameter, state machine, type, bucket, prefix, log group, alarm topic, each binding', () => {
+    const outputs = t.toJSON().Outputs;
+    for (const key of ['ConfigParameter', 'StateMachineArn', 'WorkflowType', 'WorkflowLogGroup', 'StateBucket', 'StatePrefix', 'AlarmTopicArn', 'Binding1', 'Binding2']) {
+      expect(outputs).toHaveProperty(`AlbSync${key}`);
+    }
+    expect(outputs.AlbSyncWorkflowType.Value).toBe('STANDARD');
+    expect(JSON.parse(outputs.AlbSyncBinding2.Value)).toEqual(executionInput(BINDINGS[1]));
   });
 });
 

@@ -63,6 +63,16 @@ test.each<[string, () => unknown, RegExp]>([
   ['prebuilt dir without bootstraps', make({ code: FunctionCode.prebuilt(os.tmpdir() + '/albsync-nowhere') }), /`code`: prebuilt bootstrap .*albsync-resolve\/bootstrap does not exist/],
   ['missing Cargo manifest', make({ code: FunctionCode.cargoLambda({ manifestPath: '/nowhere/Cargo.toml' }) }), /`code`: Cargo manifest \/nowhere\/Cargo.toml does not exist/],
   ['missing definition', make({ definitionPath: '/nowhere/albsync.asl.json' }), /`definitionPath`: \/nowhere\/albsync.asl.json does not exist/],
+  ['dnsName and albArn together', withBinding({ albArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/0123456789abcdef' }), /`bindings\[0\]`: give exactly one of dnsName, alb and albArn \(got 2\)/],
+  ['no DNS source', withBinding({ dnsName: undefined }), /`bindings\[0\]`: give exactly one of dnsName, alb and albArn \(got 0\)/],
+  ['a target group ARN as albArn', withBinding({ dnsName: undefined, albArn: TG_WEB }), /`bindings\[0\]\.albArn`: .* is not an ALB ARN/],
+  ['no target group', withBinding({ targetGroupArn: undefined }), /`bindings\[0\]`: give exactly one of targetGroupArn and targetGroup \(got 0\)/],
+  ['neither vpcCidrs nor vpc', withBinding({ vpcCidrs: undefined }), /`bindings\[0\]\.vpcCidrs`: give vpcCidrs or vpc/],
+  ['Express logging only errors', make({ workflowType: sfn.StateMachineType.EXPRESS, workflowLogLevel: sfn.LogLevel.ERROR }), /`workflowLogLevel`: ERROR with EXPRESS would leave successful runs without any record/],
+  ['M above N', make({ failureAlarm: { evaluationPeriods: 3, datapointsToAlarm: 4 } }), /`failureAlarm\.datapointsToAlarm`: 4 must be an integer in 1\.\.3/],
+  ['N of 0', make({ failureAlarm: { evaluationPeriods: 0 } }), /`failureAlarm\.evaluationPeriods`: 0 must be an integer in 1\.\.1440/],
+  ['bad e-mail', make({ alarmEmails: ['ops.example.com'] }), /`alarmEmails\[0\]`: "ops\.example\.com" is not an e-mail address/],
+  ['bad deployment name', make({ deploymentName: 'web/prod' }), /`deploymentName`: "web\/prod" must be 1-64 characters/],
 ])('%s', (_name, construct, message) => {
   expect(construct).toThrow(message);
 });

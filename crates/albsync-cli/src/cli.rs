@@ -54,6 +54,11 @@ pub struct Global {
     /// Send every AWS request to this URL (default: AWS_ENDPOINT_URL, else the AWS endpoints).
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// The deployment (CDK stack) to operate: its state machine, state bucket and bindings come from the SSM
+    /// parameter /albsync/NAME the construct publishes. Default: the only deployment in the region, when a
+    /// command needs one and no flag gives it.
+    #[arg(long, global = true, value_name = "NAME", env = "ALBSYNC_STACK")]
+    pub stack: Option<String>,
 }
 
 /// The commands.
@@ -69,6 +74,8 @@ pub enum Command {
     Status(WorldArgs),
     /// What the next run would register and deregister, and why; changes nothing.
     Plan(WorldArgs),
+    /// A binding's recent executions, newest first: status, start, duration, path.
+    Executions(crate::executions::ExecutionsArgs),
 }
 
 /// Which binding: by name from a bindings file, or given whole.
@@ -78,8 +85,9 @@ pub struct BindingArgs {
     #[arg(long, short = 'b', value_name = "NAME", conflicts_with = "input")]
     pub binding: Option<String>,
     /// JSON array of bindings (execution inputs, as the CDK app's schedules send them), or
-    /// {"bindings": [...]}.
-    #[arg(long, value_name = "FILE", env = "ALBSYNC_BINDINGS_FILE", conflicts_with = "input")]
+    /// {"bindings": [...]}. Default: the deployment's bindings (--stack). `--input` wins over it (also over
+    /// an exported ALBSYNC_BINDINGS_FILE).
+    #[arg(long, value_name = "FILE", env = "ALBSYNC_BINDINGS_FILE")]
     pub bindings_file: Option<PathBuf>,
     /// The binding itself: JSON text, or @FILE to read it from a file.
     #[arg(long, value_name = "JSON|@FILE")]
@@ -89,7 +97,7 @@ pub struct BindingArgs {
 /// Which state machine.
 #[derive(Debug, Args, Clone)]
 pub struct StateMachineArgs {
-    /// ARN of the albsync state machine.
+    /// ARN of the albsync state machine (default: the deployment's, see --stack).
     #[arg(long = "state-machine", value_name = "ARN", env = "ALBSYNC_STATE_MACHINE_ARN")]
     pub arn: Option<String>,
 }
@@ -115,9 +123,11 @@ pub struct RunArgs {
 /// `history`.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// The execution's ARN.
-    #[arg(value_name = "EXECUTION_ARN")]
+    /// The execution's ARN, or its name (then the state machine comes from --state-machine or the deployment).
+    #[arg(value_name = "EXECUTION")]
     pub execution_arn: String,
+    #[command(flatten)]
+    pub state_machine: StateMachineArgs,
 }
 
 /// Picture formats of `graph`.
@@ -133,8 +143,9 @@ pub enum GraphFormat {
 /// `graph`.
 #[derive(Debug, Args)]
 pub struct GraphArgs {
-    /// Mark this execution's path, retries and failure (uses the definition the execution ran).
-    #[arg(long, value_name = "ARN")]
+    /// Mark this execution's path, retries and failure (uses the definition the execution ran). An ARN or an
+    /// execution name of the state machine.
+    #[arg(long, value_name = "EXECUTION")]
     pub execution: Option<String>,
     /// Read the definition from this file instead of AWS (e.g. statemachine/albsync.asl.json); works offline.
     #[arg(long, value_name = "FILE")]
@@ -151,12 +162,13 @@ pub struct GraphArgs {
 pub struct WorldArgs {
     #[command(flatten)]
     pub binding: BindingArgs,
-    /// S3 bucket of the state documents.
+    /// S3 bucket of the state documents (default: the deployment's, see --stack).
     #[arg(long, value_name = "BUCKET", env = "ALBSYNC_STATE_BUCKET")]
-    pub state_bucket: String,
-    /// Key prefix of the state documents (as the diff function's ALBSYNC_STATE_PREFIX).
-    #[arg(long, value_name = "PREFIX", env = "ALBSYNC_STATE_PREFIX", default_value = "albsync/")]
-    pub state_prefix: String,
+    pub state_bucket: Option<String>,
+    /// Key prefix of the state documents, as the diff function's ALBSYNC_STATE_PREFIX (default: the
+    /// deployment's when the bucket comes from it, else albsync/).
+    #[arg(long, value_name = "PREFIX", env = "ALBSYNC_STATE_PREFIX")]
+    pub state_prefix: Option<String>,
     /// Name server to ask, ip:port (default: the system resolver configuration).
     #[arg(long, value_name = "IP:PORT", env = "ALBSYNC_DNS_SERVER")]
     pub dns_server: Option<SocketAddr>,
@@ -176,6 +188,14 @@ mod tests {
     fn output_json_is_accepted_after_the_command() {
         let cli = Cli::try_parse_from(["albsync", "history", "arn:x", "--output", "json"]).expect("parses");
         assert_eq!(cli.global.output, Output::Json);
+    }
+
+    #[test]
+    fn an_exported_bindings_file_does_not_conflict_with_an_explicit_input() {
+        let cli =
+            Cli::try_parse_from(["albsync", "plan", "--bindings-file", "b.json", "--input", "{}"]).expect("parses");
+        let Command::Plan(args) = cli.command else { panic!("plan") };
+        assert!(args.binding.input.is_some() && args.binding.bindings_file.is_some());
     }
 
     #[test]

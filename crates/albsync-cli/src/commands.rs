@@ -8,15 +8,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use albsync_core::plan::plan;
 use serde::Serialize;
 
-use crate::cli::{Command, Global, GraphArgs, GraphFormat, HistoryArgs, Output, RunArgs, StateMachineArgs, WorldArgs};
+use crate::cli::{Command, Global, GraphArgs, GraphFormat, HistoryArgs, Output, RunArgs, WorldArgs};
 use crate::error::{CliError, EXIT_OK, EXIT_RUN_FAILED};
 use crate::graph::{Graph, dot, mermaid};
 use crate::preview::Preview;
 use crate::session::Session;
+use crate::stack::Context;
 use crate::status::Status;
 use crate::timeline::{Timeline, Tracker};
 use crate::world::Saved;
-use crate::{asl, bindings, sfn, text, world};
+use crate::{asl, sfn, text, world};
 
 /// Writes to stdout; a closed pipe (`albsync history ... | head`) is not an error worth a panic. Through
 /// anstream: colour (see [`crate::style`]) only on a terminal and without `NO_COLOR`.
@@ -42,15 +43,7 @@ pub async fn dispatch(global: &Global, command: &Command) -> Result<u8, CliError
         Command::Graph(args) => graph(global, args).await,
         Command::Status(args) => status(global, args).await,
         Command::Plan(args) => plan_command(global, args).await,
-    }
-}
-
-fn state_machine_arn(args: &StateMachineArgs) -> Result<String, CliError> {
-    match &args.arn {
-        Some(arn) if !arn.trim().is_empty() => Ok(arn.trim().to_owned()),
-        _ => Err(CliError::Usage(
-            "which state machine? give --state-machine ARN or set ALBSYNC_STATE_MACHINE_ARN".to_owned(),
-        )),
+        Command::Executions(args) => crate::executions::run(global, args).await,
     }
 }
 
@@ -60,12 +53,13 @@ fn default_name(binding: &str) -> String {
 }
 
 async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
-    let binding = bindings::select(&args.binding)?;
-    let state_machine = state_machine_arn(&args.state_machine)?;
-    let session = Session::connect(global).await?;
+    let ctx = Context::new(global);
+    let binding = ctx.binding(&args.binding).await?;
+    let state_machine = ctx.state_machine(&args.state_machine).await?;
+    let session = ctx.session().await?;
     let input = serde_json::to_string(&binding).map_err(|e| CliError::Usage(format!("binding: {e}")))?;
     let name = args.name.clone().unwrap_or_else(|| default_name(&binding.name));
-    let (arn, start_ms) = sfn::start(&session, &state_machine, &name, &input).await?;
+    let (arn, start_ms) = sfn::start(session, &state_machine, &name, &input).await?;
     let json = global.output == Output::Json;
     if !json {
         emit(&format!("started    {arn}\n"));
@@ -83,25 +77,34 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
     }
     let began = Instant::now();
     let mut tracker = Tracker::new(Some(start_ms));
-    let (info, events) = loop {
-        // Describe first: once it says the execution ended, the history read after it is complete.
-        let info = sfn::describe(&session, &arn).await?;
-        let events = sfn::history(&session, &arn).await?;
-        for e in &events {
-            let Some(note) = tracker.ingest(e) else { continue };
-            if !json {
-                let at = tracker.offset(e.at_ms);
-                if let Some(line) = text::progress(&tracker, &note, at) {
-                    emit(&format!("{line}\n"));
+    let follow = async {
+        loop {
+            // Describe first: once it says the execution ended, the history read after it is complete.
+            let info = sfn::describe(&session, &arn).await?;
+            let events = sfn::history(&session, &arn).await?;
+            for e in &events {
+                let Some(note) = tracker.ingest(e) else { continue };
+                if !json {
+                    let at = tracker.offset(e.at_ms);
+                    if let Some(line) = text::progress(&tracker, &note, at) {
+                        emit(&format!("{line}\n"));
+                    }
                 }
             }
+            if info.status != "RUNNING" {
+                return Ok::<_, CliError>((info, events));
+            }
+            // Quick polls for short runs, gentler ones for long runs (GetExecutionHistory is rate limited).
+            let poll = if began.elapsed() > Duration::from_secs(30) { args.poll_ms.max(2000) } else { args.poll_ms };
+            tokio::time::sleep(Duration::from_millis(poll)).await;
         }
-        if info.status != "RUNNING" {
-            break (info, events);
+    };
+    let (info, events) = tokio::select! {
+        done = follow => done?,
+        _ = tokio::signal::ctrl_c() => {
+            let _ = writeln!(std::io::stderr(), "{}", crate::stack::interrupted_note(global, &name));
+            return Ok(crate::stack::EXIT_INTERRUPTED);
         }
-        // Quick polls for short runs, gentler ones for long runs (GetExecutionHistory is rate limited).
-        let poll = if began.elapsed() > Duration::from_secs(30) { args.poll_ms.max(2000) } else { args.poll_ms };
-        tokio::time::sleep(Duration::from_millis(poll)).await;
     };
     let timeline = Timeline::build(&info, &events);
     if json {
@@ -119,8 +122,9 @@ async fn timeline(session: &Session, arn: &str) -> Result<Timeline, CliError> {
 }
 
 async fn history(global: &Global, args: &HistoryArgs) -> Result<u8, CliError> {
-    let session = Session::connect(global).await?;
-    let t = timeline(&session, &args.execution_arn).await?;
+    let ctx = Context::new(global);
+    let arn = ctx.execution_arn(&args.execution_arn, &args.state_machine).await?;
+    let t = timeline(ctx.session().await?, &arn).await?;
     match global.output {
         Output::Json => emit_json(&t)?,
         Output::Text => emit(&text::history(&t)),
@@ -136,17 +140,22 @@ async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
         ),
         None => None,
     };
+    let ctx = Context::new(global);
     let session = match (&from_file, &args.execution) {
         (Some(_), None) => None,
-        _ => Some(Session::connect(global).await?),
+        _ => Some(ctx.session().await?),
+    };
+    let execution = match &args.execution {
+        Some(e) => Some(ctx.execution_arn(e, &args.state_machine).await?),
+        None => None,
     };
     let mut marks = None;
     let definition = match (from_file, &session) {
         (Some(text), _) => asl::parse(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path_text(args))))?,
         (None, Some(session)) => {
-            let text = match &args.execution {
+            let text = match &execution {
                 Some(arn) => sfn::definition_for_execution(session, arn).await?,
-                None => sfn::definition(session, &state_machine_arn(&args.state_machine)?).await?,
+                None => sfn::definition(session, &ctx.state_machine(&args.state_machine).await?).await?,
             };
             asl::parse(&text).map_err(|e| CliError::Aws(e.to_string()))?
         }
@@ -154,7 +163,7 @@ async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
             return Err(CliError::Usage("give --definition FILE, --execution ARN or --state-machine ARN".into()));
         }
     };
-    if let (Some(arn), Some(session)) = (&args.execution, &session) {
+    if let (Some(arn), Some(session)) = (&execution, &session) {
         marks = Some(timeline(session, arn).await?);
     }
     let mut g = Graph::of(&definition);
@@ -178,9 +187,11 @@ fn dns_failure(e: &albsync_dns::DnsError) -> CliError {
 }
 
 async fn status(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
-    let binding = bindings::select(&args.binding)?;
-    let session = Session::connect(global).await?;
-    let stored = world::read(&session, &binding, &args.state_bucket, &args.state_prefix).await?;
+    let ctx = Context::new(global);
+    let binding = ctx.binding(&args.binding).await?;
+    let (bucket, prefix) = ctx.state_store(args.state_bucket.as_deref(), args.state_prefix.as_deref()).await?;
+    let session = ctx.session().await?;
+    let stored = world::read(session, &binding, &bucket, &prefix).await?;
     // Look in particular for every address the target group or the state knows, as a run would.
     let mut expected: BTreeSet<_> = stored.registered.iter().filter(|t| t.port == binding.port).map(|t| t.ip).collect();
     if let Saved::Found(doc) = &stored.saved {
@@ -197,9 +208,11 @@ async fn status(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
 }
 
 async fn plan_command(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
-    let binding = bindings::select(&args.binding)?;
-    let session = Session::connect(global).await?;
-    let stored = world::read(&session, &binding, &args.state_bucket, &args.state_prefix).await?;
+    let ctx = Context::new(global);
+    let binding = ctx.binding(&args.binding).await?;
+    let (bucket, prefix) = ctx.state_store(args.state_bucket.as_deref(), args.state_prefix.as_deref()).await?;
+    let session = ctx.session().await?;
+    let stored = world::read(session, &binding, &bucket, &prefix).await?;
     let state = match &stored.saved {
         Saved::Found(doc) => Some(doc),
         Saved::Absent => None,

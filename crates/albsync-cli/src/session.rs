@@ -18,6 +18,8 @@ pub struct Session {
     pub endpoints: Endpoints,
     /// Step Functions.
     pub sfn: aws_sdk_sfn::Client,
+    /// SSM (the deployment's published configuration, `--stack`).
+    pub ssm: aws_sdk_ssm::Client,
     /// ELB, S3 (and CloudWatch, unused here), as the functions build them.
     pub clients: Clients,
 }
@@ -25,6 +27,7 @@ pub struct Session {
 impl Session {
     /// Loads the configuration, checks region and credentials, builds the clients.
     pub async fn connect(global: &Global) -> Result<Session, CliError> {
+        check_endpoint_settings(global, std::env::vars())?;
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &global.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
@@ -54,6 +57,55 @@ impl Session {
             Err(e) => return Err(no_credentials(&DisplayErrorContext(&e).to_string())),
         }
         let endpoints = Endpoints { global: config.endpoint_url().map(str::to_owned), region };
-        Ok(Session { endpoints, sfn: aws_sdk_sfn::Client::new(&config), clients: Clients::new(&config) })
+        Ok(Session {
+            endpoints,
+            sfn: aws_sdk_sfn::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            clients: Clients::new(&config),
+        })
+    }
+}
+
+/// An empty endpoint setting (`AWS_ENDPOINT_URL=` exported by a script, `--endpoint-url ""`) would make the SDK
+/// panic while building a request; refuse it up front, naming the setting.
+pub fn check_endpoint_settings(global: &Global, env: impl Iterator<Item = (String, String)>) -> Result<(), CliError> {
+    if global.endpoint_url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+        return Err(CliError::Config("--endpoint-url is empty: give a URL or leave the flag out".to_owned()));
+    }
+    for (name, value) in env {
+        if name.starts_with("AWS_ENDPOINT_URL") && value.trim().is_empty() {
+            return Err(CliError::Config(format!("{name} is set but empty: unset it (`unset {name}`) or give a URL")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Output;
+
+    fn global(endpoint_url: Option<&str>) -> Global {
+        Global {
+            output: Output::Text,
+            region: None,
+            profile: None,
+            endpoint_url: endpoint_url.map(str::to_owned),
+            stack: None,
+        }
+    }
+
+    #[test]
+    fn an_empty_endpoint_setting_is_a_configuration_error_naming_it() {
+        let env = |pairs: &[(&str, &str)]| {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>().into_iter()
+        };
+        let err = check_endpoint_settings(&global(None), env(&[("AWS_ENDPOINT_URL", "")])).expect_err("empty");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().starts_with("AWS_ENDPOINT_URL is set but empty"), "{err}");
+        let err = check_endpoint_settings(&global(None), env(&[("AWS_ENDPOINT_URL_SFN", " ")])).expect_err("empty");
+        assert!(err.to_string().starts_with("AWS_ENDPOINT_URL_SFN is set but empty"), "{err}");
+        assert!(check_endpoint_settings(&global(Some("")), env(&[])).is_err());
+        assert!(check_endpoint_settings(&global(None), env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")])).is_ok());
     }
 }

@@ -486,7 +486,18 @@ pub fn summary(info: &ExecutionInfo, visits: &[Visit]) -> Vec<String> {
         out.push(format!("missing {ip}: {misses} of {grace_runs} runs, {what}"));
     }
     if let Some(n) = output.get("deregistered").and_then(|d| d.get("deregistered")).and_then(Value::as_u64) {
-        out.push(format!("deregistered {n}"));
+        // The expired addresses are what the deregister step removed (a rail refuses all or nothing).
+        let expired: Vec<&str> = grace
+            .into_iter()
+            .flatten()
+            .filter(|c| c.get("expired").and_then(Value::as_bool).unwrap_or(false))
+            .filter_map(|c| c.get("ip").and_then(Value::as_str))
+            .collect();
+        if n > 0 && usize::try_from(n).ok() == Some(expired.len()) {
+            out.push(format!("deregistered {n}: {}", expired.join(" ")));
+        } else {
+            out.push(format!("deregistered {n}"));
+        }
     }
     if let Some(saved) = output.get("saved") {
         let pending = saved.get("pending").and_then(Value::as_u64).unwrap_or(0);

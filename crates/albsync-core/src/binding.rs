@@ -414,7 +414,20 @@ impl TryFrom<RawBinding> for Binding {
 impl Binding {
     /// Parses and validates a binding from JSON; the error names the field and the value.
     pub fn from_json(text: &str) -> Result<Binding, String> {
-        serde_json::from_str(text).map_err(|e| e.to_string())
+        // Validation errors name their field already; a JSON type error (a string where a number belongs) gets
+        // the path of the field it was found in.
+        let mut de = serde_json::Deserializer::from_str(text);
+        let binding = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            if path.is_empty() || path == "." || inner.starts_with("binding field") {
+                inner
+            } else {
+                format!("binding field `{path}`: {inner}")
+            }
+        })?;
+        de.end().map_err(|e| e.to_string())?;
+        Ok(binding)
     }
 
     /// Whether DNS may hand us this address.
@@ -432,6 +445,19 @@ impl Binding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_type_error_names_the_field_it_is_in() {
+        let text =
+            format!(r#"{{"name":"web","dnsName":"alb.test","port":"443","targetGroupArn":"{ARN}","vpcCidrs":[]}}"#);
+        let err = Binding::from_json(&text).expect_err("a string port");
+        assert!(err.starts_with("binding field `port`: invalid type: string \"443\""), "{err}");
+        let text = format!(
+            r#"{{"name":"web","dnsName":"alb.test","port":443,"targetGroupArn":"{ARN}","vpcCidrs":[],"lookup":{{"maxQueries":"x"}}}}"#
+        );
+        let err = Binding::from_json(&text).expect_err("a string in lookup");
+        assert!(err.starts_with("binding field `lookup.maxQueries`:"), "{err}");
+    }
 
     pub(crate) const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef";
 

@@ -1,0 +1,224 @@
+//! `executions`: a binding's recent executions, newest first (status, start, duration, path), read the way the
+//! console lists them: ListExecutions, then each execution's input (which binding) and history (which path).
+//! Express state machines have no execution list in Step Functions; the command says so in one line.
+
+use clap::Args;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cli::{Global, Output, StateMachineArgs};
+use crate::error::{CliError, EXIT_OK, sfn_error};
+use crate::stack::Context;
+use crate::timeline::Timeline;
+use crate::{sfn, text};
+
+/// At most this many executions are read to find `--limit` of one binding (ListExecutions pages of 100).
+const SCAN_LIMIT: usize = 500;
+
+/// `executions`.
+#[derive(Debug, Args)]
+pub struct ExecutionsArgs {
+    /// Only this binding's executions (default: every binding's).
+    #[arg(long, short = 'b', value_name = "NAME")]
+    pub binding: Option<String>,
+    #[command(flatten)]
+    pub state_machine: StateMachineArgs,
+    /// How many executions to show.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: u32,
+}
+
+/// One execution in the list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionRow {
+    /// The execution's name (`history NAME`, `graph --execution NAME`).
+    pub name: String,
+    /// Its ARN.
+    pub execution_arn: String,
+    /// The binding it ran for (its input's `name`), when the input is a binding.
+    pub binding: Option<String>,
+    /// Its status.
+    pub status: String,
+    /// RFC 3339 start time.
+    pub started_at: String,
+    /// Run time; `None` while running.
+    pub duration_ms: Option<i64>,
+    /// The path taken, as `run` prints it.
+    pub path: String,
+    /// The result in a few lines (as `run` and `history` print it).
+    pub summary: Vec<String>,
+}
+
+/// The `executions` document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionList {
+    /// The state machine.
+    pub state_machine_arn: String,
+    /// The binding asked for.
+    pub binding: Option<String>,
+    /// Newest first.
+    pub executions: Vec<ExecutionRow>,
+}
+
+/// The row of one execution's timeline.
+pub fn row(t: &Timeline) -> ExecutionRow {
+    ExecutionRow {
+        name: t.name.clone(),
+        execution_arn: t.execution_arn.clone(),
+        binding: t.input.as_ref().and_then(|i| i.get("name")).and_then(Value::as_str).map(str::to_owned),
+        status: t.status.clone(),
+        started_at: t.started_at.clone(),
+        duration_ms: t.duration_ms,
+        path: text::path(&t.states),
+        summary: t.summary.clone(),
+    }
+}
+
+/// The list for people: one block per execution.
+pub fn render(list: &ExecutionList) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let which = list.binding.as_deref().map(|b| format!("binding {b}")).unwrap_or_else(|| "every binding".to_owned());
+    let _ = writeln!(out, "{} executions of {which} on {}", list.executions.len(), list.state_machine_arn);
+    for r in &list.executions {
+        let took = r.duration_ms.map(text::duration).unwrap_or_else(|| "running".to_owned());
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}  {:<9}  {:>8}  {}", r.started_at, r.status, took, r.name);
+        let _ = writeln!(out, "    path  {}", r.path);
+        for line in &r.summary {
+            let _ = writeln!(out, "          {line}");
+        }
+    }
+    out
+}
+
+/// Runs `executions`.
+pub async fn run(global: &Global, args: &ExecutionsArgs) -> Result<u8, CliError> {
+    let ctx = Context::new(global);
+    let state_machine = ctx.state_machine(&args.state_machine).await?;
+    let session = ctx.session().await?;
+    let binding = match &args.binding {
+        // Check the name against the deployment when there is one, so a typo is not an empty list.
+        Some(name) if args.state_machine.arn.is_none() => {
+            Some(ctx.deployment().await?.binding(Some(name.as_str()))?.name)
+        }
+        other => other.clone(),
+    };
+    if args.state_machine.arn.is_none() && ctx.deployment().await?.is_express() {
+        return Err(express_unsupported(&state_machine));
+    }
+    let limit = usize::try_from(args.limit).unwrap_or(10);
+    let mut rows = Vec::new();
+    let mut scanned = 0;
+    let mut token: Option<String> = None;
+    'pages: loop {
+        let out = session
+            .sfn
+            .list_executions()
+            .state_machine_arn(&state_machine)
+            .max_results(100)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().and_then(aws_sdk_sfn::error::ProvideErrorMetadata::code)
+                    == Some("StateMachineTypeNotSupported")
+                {
+                    express_unsupported(&state_machine)
+                } else {
+                    sfn_error(&session.endpoints, "ListExecutions", &state_machine, e)
+                }
+            })?;
+        // Newest first, as ListExecutions promises; sort anyway (moto lists in creation order).
+        let mut page: Vec<_> = out.executions().to_vec();
+        page.sort_by_key(|e| std::cmp::Reverse(e.start_date().to_millis().unwrap_or(0)));
+        for e in page {
+            scanned += 1;
+            let info = sfn::describe(session, e.execution_arn()).await?;
+            let name = info.input.as_ref().and_then(|i| i.get("name")).and_then(Value::as_str);
+            if binding.as_deref().is_some_and(|b| name != Some(b)) {
+                continue;
+            }
+            let events = sfn::history(session, e.execution_arn()).await?;
+            rows.push(row(&Timeline::build(&info, &events)));
+            if rows.len() >= limit || scanned >= SCAN_LIMIT {
+                break 'pages;
+            }
+        }
+        match out.next_token() {
+            Some(t) if !t.is_empty() && scanned < SCAN_LIMIT => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    rows.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+    let list = ExecutionList { state_machine_arn: state_machine, binding, executions: rows };
+    match global.output {
+        Output::Json => {
+            let mut text = serde_json::to_string_pretty(&list)
+                .map_err(|e| CliError::Aws(format!("cannot write the JSON output: {e}")))?;
+            text.push('\n');
+            crate::commands::emit(&text);
+        }
+        Output::Text => crate::commands::emit(&render(&list)),
+    }
+    Ok(EXIT_OK)
+}
+
+/// Express executions are not listed, described or given a history by Step Functions: only its log group
+/// has them. https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
+fn express_unsupported(state_machine: &str) -> CliError {
+    CliError::Usage(format!(
+        "{state_machine} is an Express state machine: Step Functions keeps no execution list for Express \
+         (ListExecutions, DescribeExecution, GetExecutionHistory); its runs are only in the state machine's log group"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::{ExecutionInfo, rfc3339_ms};
+
+    fn timeline(name: &str, status: &str, start_ms: i64) -> Timeline {
+        let info = ExecutionInfo {
+            arn: format!("arn:aws:states:us-east-1:123456789012:execution:sm:{name}"),
+            name: name.to_owned(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:sm".to_owned(),
+            status: status.to_owned(),
+            start_ms,
+            stop_ms: Some(start_ms + 58),
+            input: Some(serde_json::json!({"name": "web"})),
+            output: None,
+            error: None,
+            cause: None,
+        };
+        Timeline::build(&info, &[])
+    }
+
+    #[test]
+    fn a_row_names_the_binding_status_and_duration_and_the_text_lists_newest_first() {
+        let r = row(&timeline("a", "SUCCEEDED", 1_795_656_070_000));
+        assert_eq!(r.binding.as_deref(), Some("web"));
+        assert_eq!(r.duration_ms, Some(58));
+        assert_eq!(r.started_at, rfc3339_ms(1_795_656_070_000));
+        let list = ExecutionList {
+            state_machine_arn: "arn:sm".into(),
+            binding: Some("web".into()),
+            executions: vec![r, row(&timeline("b", "FAILED", 1_795_656_010_000))],
+        };
+        let text = render(&list);
+        assert!(text.starts_with("2 executions of binding web on arn:sm\n"), "{text}");
+        let a = text.find("SUCCEEDED").expect("a");
+        let b = text.find("FAILED").expect("b");
+        assert!(a < b, "{text}");
+    }
+
+    #[test]
+    fn express_is_refused_in_one_line_naming_why() {
+        let e = express_unsupported("arn:sm");
+        assert_eq!(e.exit_code(), 2);
+        assert!(!e.to_string().contains('\n'));
+        assert!(e.to_string().contains("Express"), "{e}");
+    }
+}
