@@ -14,9 +14,8 @@ pub mod interfaces;
 use std::future::Future;
 use std::net::IpAddr;
 
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use albsync_core::metrics::Figure;
-use albsync_core::target::{HealthState, RegisteredTarget, TargetKey, TargetSpec, chunks};
+use albsync_core::target::{HealthState, RegisteredTarget, TargetSpec, chunks};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use aws_sdk_s3::primitives::ByteStream;
 

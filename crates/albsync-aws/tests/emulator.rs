@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use albsync_aws::{AwsErrorKind, ElbTargetGroup, S3StateStore, StateStore, TargetGroup, WriteCondition};
-use albsync_core::target::{HealthState, TargetKey, TargetSpec};
+use albsync_core::target::{HealthState, TargetSpec};
 use albsync_moto::Moto;
 
 async fn clients(moto: &Moto) -> albsync_aws::Clients {

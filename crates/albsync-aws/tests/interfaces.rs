@@ -7,10 +7,13 @@ use albsync_aws::{Clients, Ec2NetworkInterfaces, NetworkInterfaces};
 use albsync_core::eni::EniSource;
 use albsync_moto::Moto;
 
-const DESCRIPTION: &str = "ELB app/web/50dc6c495c0c9188";
+/// The tests share one moto server: each test's ALB has an id of its own, so no test reads another's interfaces.
+fn description(id: &str) -> String {
+    format!("ELB app/web/{id}")
+}
 
-fn source() -> EniSource {
-    serde_json::from_str(r#"{"loadBalancerName":"web","loadBalancerId":"50dc6c495c0c9188"}"#).expect("source")
+fn source(id: &str) -> EniSource {
+    serde_json::from_value(serde_json::json!({"loadBalancerName": "web", "loadBalancerId": id})).expect("source")
 }
 
 struct Net {
@@ -56,15 +59,16 @@ async fn interface(ec2: &aws_sdk_ec2::Client, net: &mut Net, description: &str, 
 
 #[tokio::test]
 async fn only_the_albs_interfaces_are_read_with_their_status_and_addresses() {
-    let moto = Moto::start();
+    let moto = Moto::shared();
     let c = Clients::new(&moto.sdk_config().await);
     let mut net = network(&c.ec2).await;
-    let mine = interface(&c.ec2, &mut net, DESCRIPTION, 11, true).await;
-    let detached = interface(&c.ec2, &mut net, DESCRIPTION, 12, false).await;
+    let mine = interface(&c.ec2, &mut net, &description("50dc6c495c0c9188"), 11, true).await;
+    let detached = interface(&c.ec2, &mut net, &description("50dc6c495c0c9188"), 12, false).await;
     interface(&c.ec2, &mut net, "ELB app/other/0123456789abcdef", 13, true).await;
     interface(&c.ec2, &mut net, "a user's interface", 14, false).await;
 
-    let mut found = Ec2NetworkInterfaces::new(c.ec2.clone()).alb_interfaces(&source()).await.expect("describe");
+    let mut found =
+        Ec2NetworkInterfaces::new(c.ec2.clone()).alb_interfaces(&source("50dc6c495c0c9188")).await.expect("describe");
     found.sort_by(|a, b| a.addresses.cmp(&b.addresses));
     let summary: Vec<(String, bool, Vec<String>)> =
         found.iter().map(|i| (i.id.clone(), i.in_use, i.addresses.iter().map(|a| a.to_string()).collect())).collect();
@@ -76,15 +80,15 @@ async fn only_the_albs_interfaces_are_read_with_their_status_and_addresses() {
 
 #[tokio::test]
 async fn a_deleted_interface_is_gone_from_the_next_read() {
-    let moto = Moto::start();
+    let moto = Moto::shared();
     let c = Clients::new(&moto.sdk_config().await);
     let mut net = network(&c.ec2).await;
-    let gone = interface(&c.ec2, &mut net, DESCRIPTION, 21, false).await;
-    interface(&c.ec2, &mut net, DESCRIPTION, 22, true).await;
+    let gone = interface(&c.ec2, &mut net, &description("1111111111111111"), 21, false).await;
+    interface(&c.ec2, &mut net, &description("1111111111111111"), 22, true).await;
     let reader = Ec2NetworkInterfaces::new(c.ec2.clone());
-    assert_eq!(reader.alb_interfaces(&source()).await.expect("describe").len(), 2);
+    assert_eq!(reader.alb_interfaces(&source("1111111111111111")).await.expect("describe").len(), 2);
     c.ec2.delete_network_interface().network_interface_id(&gone).send().await.expect("delete");
-    let left = reader.alb_interfaces(&source()).await.expect("describe");
+    let left = reader.alb_interfaces(&source("1111111111111111")).await.expect("describe");
     assert_eq!(left.iter().map(|i| i.addresses[0].to_string()).collect::<Vec<_>>(), vec!["10.0.1.22"]);
 }
 
@@ -93,12 +97,13 @@ async fn many_interfaces_are_all_read_with_the_smallest_page_size() {
     // moto answers DescribeNetworkInterfaces in one page whatever MaxResults says, so this checks that the
     // paginated request is accepted and complete; following NextToken over several pages is covered by the
     // unit tests of `collect_pages`.
-    let moto = Moto::start();
+    let moto = Moto::shared();
     let c = Clients::new(&moto.sdk_config().await);
     let mut net = network(&c.ec2).await;
     for last in 30..42 {
-        interface(&c.ec2, &mut net, DESCRIPTION, last, false).await;
+        interface(&c.ec2, &mut net, &description("2222222222222222"), last, false).await;
     }
-    let found = Ec2NetworkInterfaces::new(c.ec2.clone()).with_page_size(5).alb_interfaces(&source()).await;
+    let found =
+        Ec2NetworkInterfaces::new(c.ec2.clone()).with_page_size(5).alb_interfaces(&source("2222222222222222")).await;
     assert_eq!(found.expect("describe").len(), 12);
 }

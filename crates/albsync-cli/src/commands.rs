@@ -66,8 +66,8 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
     }
     if args.no_follow {
         if json {
-            let info = sfn::describe(&session, &arn).await?;
-            let events = sfn::history(&session, &arn).await?;
+            let info = sfn::describe(session, &arn).await?;
+            let events = sfn::history(session, &arn).await?;
             emit_json(&Timeline::build(&info, &events))?;
         }
         return Ok(EXIT_OK);
@@ -80,8 +80,8 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
     let follow = async {
         loop {
             // Describe first: once it says the execution ended, the history read after it is complete.
-            let info = sfn::describe(&session, &arn).await?;
-            let events = sfn::history(&session, &arn).await?;
+            let info = sfn::describe(session, &arn).await?;
+            let events = sfn::history(session, &arn).await?;
             for e in &events {
                 let Some(note) = tracker.ingest(e) else { continue };
                 if !json {

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::binding::{Binding, BindingError};
 use crate::events::Resolved;
-use crate::plan::{Miss, Plan};
-use crate::state::StateDocument;
+use crate::plan::{Miss, Plan, slot_fields};
+use crate::state::{StateDocument, parse_rfc3339_utc, rfc3339_utc};
 use crate::target::{RegisteredTarget, TargetSpec};
 
 /// Whether early registration is on when a binding does not say.
@@ -143,6 +143,9 @@ pub enum EniError {
     /// An in-use interface has an address outside the binding's allowed CIDRs.
     #[error("interface {interface} has {address}, outside the binding's allowed CIDRs")]
     Foreign { interface: String, address: IpAddr },
+    /// The plan's `now` is not an RFC 3339 UTC time (a plan not made by [`crate::plan::plan`]).
+    #[error("plan field `now`: {0:?} is not an RFC 3339 UTC time")]
+    Clock(String),
 }
 
 /// The ALB's addresses, split by whether their interface is in use.
@@ -222,6 +225,8 @@ pub fn apply(
     state: Option<&StateDocument>,
 ) -> Result<Plan, EniError> {
     let pending: BTreeMap<IpAddr, u32> = state.map(|s| s.pending.clone()).unwrap_or_default();
+    // The plan's own clock, so the first-miss times and the slot agree with the DNS plan's.
+    let now = parse_rfc3339_utc(&plan.now).ok_or_else(|| EniError::Clock(plan.now.clone()))?;
     let live: BTreeSet<IpAddr> =
         registered.iter().filter(|t| t.port == binding.port && !t.state.is_leaving()).map(|t| t.ip).collect();
     // Rule 2: an in-use interface's address is kept, whatever DNS says, and its count starts over.
@@ -236,7 +241,10 @@ pub fn apply(
             plan.unconfirmed.push(ip);
         } else if live.contains(&ip) {
             let misses = pending.get(&ip).copied().unwrap_or(0);
-            plan.missing.push(Miss { ip, port: binding.port, misses });
+            let first_missed_at = rfc3339_utc(state.map_or(now, |s| s.first_missed_secs(&ip, now)));
+            plan.missing.push(Miss { ip, port: binding.port, misses, first_missed_at });
+            // Settled now: its count is counted, not held.
+            plan.held.retain(|h| h.ip != ip);
         } else {
             plan.forgotten.push(ip);
         }
@@ -269,6 +277,8 @@ pub fn apply(
         }
     }
     plan.missing.sort_unstable();
+    // The ENI rules changed what is missing: the one-count-per-slot rule is applied to the final list.
+    (plan.slot_counted, plan.carried, plan.counted_slot) = slot_fields(&plan.missing, plan.slot, state);
     plan.forgotten.sort_unstable();
     plan.forgotten.dedup();
     plan.unconfirmed.sort_unstable();
@@ -292,6 +302,7 @@ pub fn apply(
 mod tests {
     use super::*;
     use crate::events::Strategy;
+    use crate::evidence::Resolution;
     use crate::plan::{count_grace, plan as make_plan};
     use crate::target::HealthState;
     use crate::testing::binding;
@@ -316,8 +327,17 @@ mod tests {
             queries: 1,
             sought: BTreeSet::new(),
             confirmed: BTreeSet::new(),
+            // `all` here stands for a whole answer; a sampled one settles nothing by itself.
+            resolution: Resolution {
+                complete: strategy == Strategy::All,
+                independent_answers: 1,
+                ..Resolution::default()
+            },
         }
     }
+
+    /// The plans' clock (unix seconds).
+    const NOW: u64 = 1_800_000_000;
 
     fn interfaces(in_use: &[u8], other: &[u8]) -> Addresses {
         let mut list: Vec<Interface> = in_use
@@ -329,7 +349,9 @@ mod tests {
     }
 
     fn reg(ips: &[u8]) -> Vec<RegisteredTarget> {
-        ips.iter().map(|i| RegisteredTarget { ip: ip(*i), port: 443, state: HealthState::Healthy }).collect()
+        ips.iter()
+            .map(|i| RegisteredTarget { ip: ip(*i), port: 443, state: HealthState::Healthy, availability_zone: None })
+            .collect()
     }
 
     fn doc(active: &[u8], pending: &[(u8, u32)]) -> StateDocument {
@@ -350,7 +372,7 @@ mod tests {
         state: Option<&StateDocument>,
     ) -> Plan {
         let b = binding();
-        let p = make_plan(&b, dns, registered, state);
+        let p = make_plan(&b, dns, registered, state, NOW);
         apply(&b, &source(early), p, addrs, registered, state).expect("rules")
     }
 
@@ -403,23 +425,23 @@ mod tests {
     }
 
     #[test]
-    fn an_address_whose_interface_is_gone_expires_in_this_run() {
+    fn an_address_whose_interface_is_gone_needs_no_more_looks_only_the_time_grace() {
         let b = binding();
         let dns = answer(&[1], Strategy::All);
+        // First missed just now: the count is at the grace at once, the time rule still holds it.
         let p = run(true, &dns, &interfaces(&[1], &[]), &reg(&[1, 2]), Some(&doc(&[1, 2], &[])));
         assert_eq!(p.missing.len(), 1);
-        let counted = count_grace(&p.missing, b.grace_runs);
-        assert!(counted[0].expired, "{counted:?}");
+        let counted = count_grace(&p);
+        assert!(counted[0].misses >= b.grace_runs && !counted[0].expired, "{counted:?}");
+        // First missed longer than graceSeconds ago: it goes now, without the rest of the looks.
+        let mut old = doc(&[1, 2], &[(2, 1)]);
+        old.first_missed.insert(ip(2), rfc3339_utc(NOW - u64::from(b.grace_seconds)));
+        let p = run(true, &dns, &interfaces(&[1], &[]), &reg(&[1, 2]), Some(&old));
+        assert!(count_grace(&p)[0].expired, "{p:?}");
         // Also when sampling did not look for it: the interfaces are a complete list.
-        let p = run(
-            true,
-            &answer(&[1], Strategy::Sampled),
-            &interfaces(&[1], &[]),
-            &reg(&[1, 2]),
-            Some(&doc(&[1, 2], &[])),
-        );
-        assert!(p.unconfirmed.is_empty());
-        assert!(count_grace(&p.missing, b.grace_runs)[0].expired);
+        let p = run(true, &answer(&[1], Strategy::Sampled), &interfaces(&[1], &[]), &reg(&[1, 2]), Some(&old));
+        assert!(p.unconfirmed.is_empty() && p.held.is_empty(), "{p:?}");
+        assert!(count_grace(&p)[0].expired);
     }
 
     #[test]
@@ -459,7 +481,6 @@ mod tests {
             early in any::<bool>(),
             sampled in any::<bool>(),
         ) {
-            let b = binding();
             // DNS only ever answers the ALB's addresses here (others are refused before planning).
             let in_use: BTreeSet<u8> = in_use.union(&dns).copied().collect();
             let addrs = interfaces(&in_use.iter().copied().collect::<Vec<_>>(), &[]);
@@ -475,7 +496,7 @@ mod tests {
             for t in &p.register {
                 prop_assert!(addrs.in_use.contains_key(&t.ip), "{} is not on an interface", t.ip);
             }
-            let expired = count_grace(&p.missing, b.grace_runs);
+            let expired = count_grace(&p);
             for c in expired.iter().filter(|c| c.expired) {
                 prop_assert!(!r.addresses.contains(&c.ip));
             }

@@ -43,6 +43,7 @@ pub const DEFAULT_LOOK_AGAIN: u32 = 1;
 
 /// How a run's DNS answers can be trusted: the `resolution` field of the resolve result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Resolution {
     /// Independent answers (distinct record sets of the plain name) over every pass of this run.

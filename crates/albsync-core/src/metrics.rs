@@ -184,8 +184,9 @@ mod tests {
             queries: 1,
             sought: BTreeSet::new(),
             confirmed: BTreeSet::new(),
+            resolution: crate::evidence::Resolution { complete: true, ..Default::default() },
         };
-        let figures = plan_figures(&plan(&b, &resolved, &[], None), &[], b.port);
+        let figures = plan_figures(&plan(&b, &resolved, &[], None, 1_800_000_000), &[], b.port);
         let reported: BTreeSet<_> = figures.iter().map(|(m, _)| *m).collect();
         let expected: BTreeSet<_> = Metric::ALL.into_iter().filter(|m| m.function() == "albsync-diff").collect();
         assert_eq!(reported, expected);
@@ -217,12 +218,13 @@ mod tests {
                 queries: 1,
                 sought: BTreeSet::new(),
                 confirmed: BTreeSet::new(),
+                resolution: crate::evidence::Resolution { complete: true, ..Default::default() },
             };
             let registered: Vec<RegisteredTarget> = regd
                 .iter()
-                .map(|i| RegisteredTarget { ip: ip(*i), port: b.port, state: HealthState::Healthy })
+                .map(|i| RegisteredTarget { ip: ip(*i), port: b.port, state: HealthState::Healthy, availability_zone: None })
                 .collect();
-            let p = plan(&b, &resolved, &registered, None);
+            let p = plan(&b, &resolved, &registered, None, 1_800_000_000);
             let figures = plan_figures(&p, &registered, b.port);
             let differ = dns.symmetric_difference(&regd).count() as u64;
             prop_assert_eq!(value(&figures, Metric::Drift), differ);

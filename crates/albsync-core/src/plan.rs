@@ -169,25 +169,7 @@ pub fn plan(
         }
     });
     let slot = now / u64::from(binding.slot_seconds.max(1));
-    let previous_slot = state.and_then(|s| s.counted_slot);
-    // A slot from the future (a clock behind another writer's) also counts as counted: never count early.
-    let slot_counted = !missing.is_empty() && previous_slot.is_some_and(|p| p >= slot);
-    let carried = if slot_counted {
-        missing
-            .iter()
-            .filter(|m| m.misses >= 1)
-            .map(|m| Counted {
-                ip: m.ip,
-                port: m.port,
-                misses: m.misses,
-                first_missed_at: m.first_missed_at.clone(),
-                expired: false,
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let counted_slot = if missing.is_empty() || slot_counted { previous_slot } else { Some(slot) };
+    let (slot_counted, carried, counted_slot) = slot_fields(&missing, slot, state);
     let noop = register.is_empty()
         && unconfirmed.is_empty()
         && missing.is_empty()
@@ -262,6 +244,32 @@ pub fn count_grace(plan: &Plan) -> Vec<Counted> {
             }
         })
         .collect()
+}
+
+/// Whether this slot's look was already counted by another execution, the counts to carry unchanged if so,
+/// and the slot the next state document records. One rule for the DNS plan and for a plan a second source
+/// (the ENI rules) changed afterwards: a count added after the plan must be slot-checked the same way.
+pub fn slot_fields(missing: &[Miss], slot: u64, state: Option<&StateDocument>) -> (bool, Vec<Counted>, Option<u64>) {
+    let previous_slot = state.and_then(|s| s.counted_slot);
+    // A slot from the future (a clock behind another writer's) also counts as counted: never count early.
+    let slot_counted = !missing.is_empty() && previous_slot.is_some_and(|p| p >= slot);
+    let carried = if slot_counted {
+        missing
+            .iter()
+            .filter(|m| m.misses >= 1)
+            .map(|m| Counted {
+                ip: m.ip,
+                port: m.port,
+                misses: m.misses,
+                first_missed_at: m.first_missed_at.clone(),
+                expired: false,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let counted_slot = if missing.is_empty() || slot_counted { previous_slot } else { Some(slot) };
+    (slot_counted, carried, counted_slot)
 }
 
 /// The pending map the next state document holds: every counted address, expired ones included, so that a

@@ -74,6 +74,7 @@ impl FunctionError {
             FunctionError::Superseded { .. } => ErrorName::StateConflict,
             FunctionError::Eni(EniError::NotAnInterface { .. }) => ErrorName::NotAnInterfaceAddress,
             FunctionError::Eni(EniError::Foreign { .. }) => ErrorName::ForeignAddress,
+            FunctionError::Eni(EniError::Clock(_)) => ErrorName::InvalidInput,
             FunctionError::InterfacesSettling(_) => ErrorName::InterfacesSettling,
         }
     }

@@ -389,6 +389,8 @@ async fn a_save_whose_first_attempt_committed_is_not_superseded() {
         targets: ElbTargetGroup::new(w.clients.elb.clone()),
         store: CommitsThenConflicts(S3StateStore::new(w.clients.s3.clone(), &w.bucket)),
         prefix: PREFIX.to_owned(),
+        metrics: Box::new(EmfMetrics::new("AlbSync", "albsync-test", w.log.clone()).expect("metric settings")),
+        interfaces: albsync_aws::Ec2NetworkInterfaces::new(w.clients.ec2.clone()),
     };
     let save = |who: &str| {
         json!({"op": "save", "binding": w.binding(), "etag": plan.etag, "active": plan.plan.active,
@@ -487,10 +489,10 @@ fn check_emf(doc: &Value) -> Result<(), String> {
         }
         for m in metrics {
             let name = m.get("Name").and_then(Value::as_str).ok_or("a metric definition has no Name string")?;
-            if let Some(unit) = m.get("Unit") {
-                if !unit.as_str().is_some_and(|u| units.contains(&u)) {
-                    return Err(format!("metric {name} has unit {unit}, not a CloudWatch unit"));
-                }
+            if let Some(unit) = m.get("Unit")
+                && !unit.as_str().is_some_and(|u| units.contains(&u))
+            {
+                return Err(format!("metric {name} has unit {unit}, not a CloudWatch unit"));
             }
             if !root.get(name).is_some_and(Value::is_number) {
                 return Err(format!("metric {name} is not a top-level number member"));

@@ -25,20 +25,19 @@ fn binding(name: &str, eni: Option<Value>) -> Value {
 }
 
 struct World {
-    _moto: Moto,
     clients: Clients,
     deps: Deps<SfnExecutions>,
 }
 
 async fn world() -> World {
-    let moto = Moto::start();
+    let moto = Moto::shared();
     let clients = Clients::new(&moto.sdk_config().await);
     // A one-state machine: what matters here is which executions exist and with which input.
     let definition = json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}).to_string();
     let sm = clients
         .sfn
         .create_state_machine()
-        .name("albsync")
+        .name(Moto::unique("albsync"))
         .definition(definition)
         .role_arn("arn:aws:iam::123456789012:role/albsync")
         .send()
@@ -55,7 +54,7 @@ async fn world() -> World {
         state_machine_arn: sm.state_machine_arn().to_owned(),
         bindings,
     };
-    World { _moto: moto, clients, deps }
+    World { clients, deps }
 }
 
 impl World {

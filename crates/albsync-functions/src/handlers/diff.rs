@@ -7,7 +7,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use albsync_aws::{AwsErrorKind, Ec2NetworkInterfaces, Metrics, NetworkInterfaces, StateStore, TargetGroup, WriteCondition};
+use albsync_aws::{
+    AwsErrorKind, Ec2NetworkInterfaces, Metrics, NetworkInterfaces, StateStore, TargetGroup, WriteCondition,
+};
 use albsync_core::eni::{Addresses, CREATED_RUN_PREFIX, Interface, SETTLE_WINDOW_SECS, apply, check_answer, settling};
 use albsync_core::events::{DiffEvent, PlanRequest, PlanResult, SaveRequest, SaveResult};
 use albsync_core::metrics::plan_figures;
@@ -82,10 +84,10 @@ async fn plan_run<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
     for t in &plan.foreign {
         tracing::warn!(binding = %binding.name, ip = %t.ip, port = t.port, zone = ?t.availability_zone, "foreign target: registered on the binding's port outside allowedCidrs; left alone");
     }
-    if let (true, Some(source), Some(list)) = (waiting, &binding.eni, &interfaces) {
-        if let Some(why) = settling(&binding, source, list, &resolved, &registered) {
-            return Err(FunctionError::InterfacesSettling(why));
-        }
+    if let (true, Some(source), Some(list)) = (waiting, &binding.eni, &interfaces)
+        && let Some(why) = settling(&binding, source, list, &resolved, &registered)
+    {
+        return Err(FunctionError::InterfacesSettling(why));
     }
     let plan = match interfaces {
         Some(interfaces) => with_interfaces(&binding, &resolved, plan, &interfaces, &registered, state.as_ref())?,
@@ -209,8 +211,8 @@ async fn save<T: TargetGroup, S: StateStore, I>(
 /// After a lost condition: the ETag of the stored document if this execution wrote it (an earlier attempt of
 /// the same save committed), else `None`. A read failure counts as "not ours": the run ends superseded, which
 /// changes nothing.
-async fn own_earlier_write<T: TargetGroup, S: StateStore>(
-    deps: &Deps<T, S>,
+async fn own_earlier_write<T: TargetGroup, S: StateStore, I>(
+    deps: &Deps<T, S, I>,
     key: &str,
     binding: &Binding,
     execution: &str,
