@@ -7,6 +7,7 @@
 pub mod binding;
 pub mod errors;
 pub mod events;
+pub mod owner;
 pub mod plan;
 pub mod rails;
 pub mod state;
@@ -18,6 +19,7 @@ mod testing;
 pub use binding::{Binding, BindingError, Family, LookupLimits, TargetGroupArn};
 pub use errors::ErrorName;
 pub use events::{Resolved, Strategy};
+pub use owner::OwnerRecord;
 pub use plan::{Counted, Miss, Plan};
 pub use state::StateDocument;
 pub use target::{HealthState, RegisteredTarget, TargetKey, TargetSpec};
