@@ -149,7 +149,8 @@ mod tests {
         for claimant in [renamed, other_dns] {
             let err = r.check(&key, &claimant).expect_err("refused");
             let text = err.to_string();
-            for part in ["\"web\"", "alb.test", &claimant.name, &claimant.dns_name, "port 443", &key, "targetgroup/web/"]
+            for part in
+                ["\"web\"", "alb.test", &claimant.name, &claimant.dns_name, "port 443", &key, "targetgroup/web/"]
             {
                 assert!(text.contains(part), "{text} lacks {part}");
             }

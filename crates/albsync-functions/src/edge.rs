@@ -5,6 +5,7 @@
 
 use albsync_aws::{AwsError, AwsErrorKind};
 use albsync_core::ErrorName;
+use albsync_core::owner::OwnedByAnother;
 use albsync_core::rails::RailError;
 use albsync_core::state::StateError;
 use albsync_dns::DnsError;
@@ -31,6 +32,9 @@ pub enum FunctionError {
     /// A safety rail refused a deregistration.
     #[error(transparent)]
     Rail(#[from] RailError),
+    /// Another binding owns the binding's target group + port.
+    #[error(transparent)]
+    Owned(#[from] OwnedByAnother),
     /// The state document is no longer the version this run saved: another run owns this round.
     #[error("state document {key} changed since this run saved it (saved {saved}, now {found:?}): nothing removed")]
     Superseded { key: String, saved: String, found: Option<String> },
@@ -63,6 +67,7 @@ impl FunctionError {
             FunctionError::State(_) => ErrorName::StateDocumentInvalid,
             FunctionError::Rail(_) => ErrorName::SafetyRailTripped,
             FunctionError::Superseded { .. } => ErrorName::StateConflict,
+            FunctionError::Owned(_) => ErrorName::TargetGroupPortOwned,
         }
     }
 }
