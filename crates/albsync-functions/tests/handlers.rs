@@ -405,7 +405,9 @@ async fn a_second_binding_on_the_same_target_group_and_port_is_refused_and_chang
         let err = plan_as(&w, &w.diff, &binding_as(&w, name, dns_name)).await.expect_err("refused");
         assert_eq!(err.error_type, "Albsync.TargetGroupPortOwned", "{name} on {dns_name}: {}", err.error_message);
         let m = &err.error_message;
-        for part in ["\"web\" (alb.test)", &format!("{name:?} ({dns_name})"), &w.tg_arn, "port 443", &owner_key(&w)] {
+        let (claimant, key) = (format!("{name:?} ({dns_name})"), owner_key(&w));
+        let parts: [&str; 5] = ["\"web\" (alb.test)", &claimant, &w.tg_arn, "port 443", &key];
+        for part in parts {
             assert!(m.contains(part), "{m} lacks {part}");
         }
     }
