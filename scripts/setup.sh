@@ -2,8 +2,10 @@
 # Installs everything the tests and the demo need, pinned and idempotent, on a fresh machine:
 #   Rust: rustfmt, clippy and the aarch64 target (Lambda runs arm64);
 #   Python (.tools/venv): moto, boto3, pytest, cargo-lambda with zig (tests/requirements.txt, exact pins);
-#   Node (statemachine/node_modules): asl-validator (package-lock.json). The CDK app installs its own
-#   packages in cdk/scripts/ci.sh.
+#   Node (statemachine/node_modules): asl-validator, and aws-local-stepfunctions 3.0.0 with Node 22.23.3 (the
+#   `node` package, whose install script is allowed in package.json `allowScripts`), the second ASL interpreter
+#   tests/e2e/test_second_interpreter.py runs (package-lock.json). The CDK app installs its own packages in
+#   cdk/scripts/ci.sh.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -52,4 +54,9 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" ]]; then
     (cd statemachine && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" > "$stamp"
 fi
+# Node 22 for aws-local-stepfunctions comes from the `node` package; fail here, not in a test, if it did not.
+statemachine/node_modules/.bin/node --version | grep -q '^v22\.' || {
+    echo "setup: statemachine/node_modules/.bin/node is not Node 22 (npm ci of statemachine/ should install it)" >&2
+    exit 1
+}
 echo "setup: done"

@@ -71,7 +71,12 @@ describe('functions', () => {
       ALBSYNC_STATE_PREFIX: 'albsync/',
     });
     expect(env(sync.functions.register)).toEqual(common);
-    expect(env(sync.functions.deregister)).toEqual(common);
+    // deregister re-reads the state document before it removes anything.
+    expect(env(sync.functions.deregister)).toEqual({
+      ...common,
+      ALBSYNC_STATE_BUCKET: { Ref: logicalId(sync.stateBucket.bucket) },
+      ALBSYNC_STATE_PREFIX: 'albsync/',
+    });
   });
 
   test('no managed policies on the function roles', () => {
@@ -143,13 +148,20 @@ describe('least privilege', () => {
     ]);
   });
 
-  test('deregister: DeregisterTargets on the bound target groups only', () => {
+  test('deregister: DeregisterTargets on the bound target groups only, reads the state documents under albsync/', () => {
     const f = sync.functions.deregister;
+    const bucket = logicalId(sync.stateBucket.bucket);
     expect(statementsOfRole(t, roleOf(f))).toEqual([
       ownLogs(f),
       xray,
       describe_,
       { Action: 'elasticloadbalancing:DeregisterTargets', Effect: 'Allow', Resource: [TG_API, TG_WEB], Sid: 'DeregisterOnBoundTargetGroupsOnly' },
+      {
+        Action: 's3:GetObject',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/albsync/*']] },
+        Sid: 'ReadStateDocumentsUnderPrefixOnly',
+      },
     ]);
   });
 

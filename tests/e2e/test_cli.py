@@ -27,7 +27,7 @@ CLI = os.path.join(REPO_ROOT, "target", "debug", "albsync")
 SCHEMAS = os.path.join(REPO_ROOT, "crates", "albsync-cli", "schemas")
 DEFINITION = os.path.join(REPO_ROOT, "statemachine", "albsync.asl.json")
 
-FIRST_RUN = "Resolve -> Diff -> Decide -> CountGrace [no items] -> SaveState -> AnyToRegister -> Register -> AnyExpired -> Synced"
+FIRST_RUN = "Resolve -> Diff -> Decide -> NothingMissing -> SaveState -> AnyToRegister -> Register -> AnyExpired -> Synced"
 STEADY = "Resolve -> Diff -> Decide -> NoChange"
 
 
@@ -225,7 +225,7 @@ def test_graph_from_a_definition_file_needs_no_aws(st):
     r = subprocess.run([CLI, "graph", "--definition", DEFINITION, "-o", "json"], env=base_env(),
                        capture_output=True, text=True, timeout=30)
     doc = check_json(r, "graph")
-    assert len(doc["nodes"]) == 23 and doc["groups"][0]["owner"] == "CountGrace"
+    assert len(doc["nodes"]) == 26 and doc["groups"][0]["owner"] == "CountGrace"
 
 
 # ------------------------------------------------------------------------------------------------ status / plan

@@ -233,6 +233,24 @@ def test_a_corrupt_state_document_fails_the_run_and_is_not_overwritten(st):
     assert st.targets(b) == addresses("10.0.9", 2), "nothing registered on a corrupt state"
 
 
+def test_a_second_binding_on_the_owned_target_group_and_port_ends_in_its_own_fail_state(st):
+    owner = st.new_binding("owner")
+    serve(st, owner, addresses("10.0.8", 2))
+    assert st.run(owner).status == "SUCCEEDED"
+    doc, etag = st.state(owner)
+    # Another binding (its own name and DNS name) pointed at the owner's target group and port.
+    second = dict(owner, name="second", dnsName="second.test")
+    serve(st, second, addresses("10.0.7", 3))
+    run = st.run(second)
+    assert run.status == "FAILED" and run.error == "TargetGroupPortOwnedByAnotherBinding", (run.path, run.error)
+    assert run.path == ["Resolve", "Diff", "TargetGroupPortOwnedByAnotherBinding"], run.path
+    assert run.failures() == ["Albsync.TargetGroupPortOwned"], "refused once, never retried"
+    assert st.targets(owner) == addresses("10.0.8", 2), "nothing registered or deregistered"
+    assert st.state(owner) == (doc, etag), "the owner's state untouched"
+    assert st.state(second) == (None, None), "no state document for the refused binding"
+    assert st.run(owner).path == STEADY, "the owner keeps its steady run"
+
+
 def test_duplicate_executions_in_one_slot_count_one_look_and_lose_no_counter(st):
     """Executions started together (at-least-once delivery, scheduler retries, a run by hand) share a slot.
     Of those that read the same version one saves and the others are superseded; one that reads after another's

@@ -170,8 +170,12 @@ impl Status {
                 let state_active = state.as_ref().is_some_and(|s| s.active.contains(&ip));
                 let pending_misses = state.as_ref().and_then(|s| s.pending.get(&ip).copied());
                 let live = target.is_some_and(|t| !t.state.is_leaving());
-                let (agree, note) =
-                    judge(in_dns, dns_ok, target.is_some(), live, state_active, pending_misses, binding.grace_runs);
+                // A target outside allowedCidrs was registered by someone else: albsync reports it and leaves it.
+                let (agree, note) = if live && !in_dns && !binding.allows(&ip) {
+                    (true, "foreign: outside allowedCidrs, not albsync's; left alone".to_owned())
+                } else {
+                    judge(in_dns, dns_ok, target.is_some(), live, state_active, pending_misses, binding.grace_runs)
+                };
                 Row { ip, in_dns, target_health: target.map(|t| health(t)), state_active, pending_misses, agree, note }
             })
             .collect();
@@ -397,6 +401,23 @@ mod tests {
         assert!(s.in_sync);
         assert!(s.addresses.iter().all(|r| r.agree && r.note == "in sync"));
         assert!(plain(&s.text()).contains("IN SYNC: DNS, the target group and the state agree on 2 addresses"));
+    }
+
+    #[test]
+    fn a_foreign_target_on_the_port_is_named_and_does_not_break_the_sync() {
+        let mut st = stored(&[(1, 443, HealthState::Healthy)], &[1], &[]);
+        st.registered.push(RegisteredTarget {
+            ip: "192.168.7.7".parse().expect("ip"),
+            port: 443,
+            state: HealthState::Healthy,
+            availability_zone: Some("all".into()),
+        });
+        let mut b = binding();
+        b.allowed_cidrs = vec!["10.0.0.0/8".parse().expect("cidr")];
+        let s = Status::build(&b, Ok(&resolved(&[1])), &st);
+        let row = s.addresses.iter().find(|r| r.ip.to_string() == "192.168.7.7").expect("listed");
+        assert!(row.agree && row.note.starts_with("foreign"), "{}", row.note);
+        assert!(s.in_sync, "someone else's target is no disagreement of albsync's");
     }
 
     #[test]

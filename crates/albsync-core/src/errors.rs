@@ -21,6 +21,7 @@ pub enum ErrorName {
     TargetGroupNotFound,
     StateConflict,
     StateDocumentInvalid,
+    TargetGroupPortOwned,
     SafetyRailTripped,
     AwsError,
     NotAnInterfaceAddress,
@@ -29,7 +30,7 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// Every name, in the order of the documentation table.
-    pub const ALL: [ErrorName; 16] = [
+    pub const ALL: [ErrorName; 17] = [
         ErrorName::InvalidInput,
         ErrorName::DnsUnavailable,
         ErrorName::DnsTimeout,
@@ -42,6 +43,7 @@ impl ErrorName {
         ErrorName::TargetGroupNotFound,
         ErrorName::StateConflict,
         ErrorName::StateDocumentInvalid,
+        ErrorName::TargetGroupPortOwned,
         ErrorName::SafetyRailTripped,
         ErrorName::AwsError,
         ErrorName::NotAnInterfaceAddress,
@@ -63,6 +65,7 @@ impl ErrorName {
             ErrorName::TargetGroupNotFound => "Albsync.TargetGroupNotFound",
             ErrorName::StateConflict => "Albsync.StateConflict",
             ErrorName::StateDocumentInvalid => "Albsync.StateDocumentInvalid",
+            ErrorName::TargetGroupPortOwned => "Albsync.TargetGroupPortOwned",
             ErrorName::SafetyRailTripped => "Albsync.SafetyRailTripped",
             ErrorName::AwsError => "Albsync.AwsError",
             ErrorName::NotAnInterfaceAddress => "Albsync.NotAnInterfaceAddress",
@@ -97,6 +100,9 @@ impl ErrorName {
                 "the state document is not the version this run read or saved (HTTP 412 or changed since): another run won"
             }
             ErrorName::StateDocumentInvalid => "the stored state document does not parse or belongs to another binding",
+            ErrorName::TargetGroupPortOwned => {
+                "another binding owns the target group and port (its ownership record names it); nothing was changed"
+            }
             ErrorName::SafetyRailTripped => "a safety rail refused the deregistration",
             ErrorName::AwsError => "another AWS error",
             ErrorName::NotAnInterfaceAddress => {

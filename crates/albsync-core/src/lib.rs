@@ -10,6 +10,7 @@ pub mod errors;
 pub mod events;
 pub mod evidence;
 pub mod metrics;
+pub mod owner;
 pub mod plan;
 pub mod rails;
 pub mod state;
@@ -22,6 +23,7 @@ pub use binding::{Binding, BindingError, Family, LookupLimits, LookupMode, Targe
 pub use errors::ErrorName;
 pub use events::{Resolved, Strategy};
 pub use evidence::Resolution;
+pub use owner::OwnerRecord;
 pub use plan::{Counted, Miss, Plan};
 pub use state::StateDocument;
 pub use target::{HealthState, RegisteredTarget, TargetKey, TargetSpec};

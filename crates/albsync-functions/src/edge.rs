@@ -6,6 +6,7 @@
 use albsync_aws::{AwsError, AwsErrorKind};
 use albsync_core::ErrorName;
 use albsync_core::eni::EniError;
+use albsync_core::owner::OwnedByAnother;
 use albsync_core::rails::RailError;
 use albsync_core::state::StateError;
 use albsync_dns::DnsError;
@@ -32,6 +33,9 @@ pub enum FunctionError {
     /// A safety rail refused a deregistration.
     #[error(transparent)]
     Rail(#[from] RailError),
+    /// Another binding owns the binding's target group + port.
+    #[error(transparent)]
+    Owned(#[from] Box<OwnedByAnother>),
     /// The state document is no longer the version this run saved: another run owns this round.
     #[error("state document {key} changed since this run saved it (saved {saved}, now {found:?}): nothing removed")]
     Superseded { key: String, saved: String, found: Option<String> },
@@ -76,6 +80,7 @@ impl FunctionError {
             FunctionError::Eni(EniError::Foreign { .. }) => ErrorName::ForeignAddress,
             FunctionError::Eni(EniError::Clock(_)) => ErrorName::InvalidInput,
             FunctionError::InterfacesSettling(_) => ErrorName::InterfacesSettling,
+            FunctionError::Owned(_) => ErrorName::TargetGroupPortOwned,
         }
     }
 }

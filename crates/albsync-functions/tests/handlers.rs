@@ -659,3 +659,108 @@ async fn eni_source_registers_a_new_interface_before_dns_only_when_asked() {
     let plan = w.run("e4").await.expect("dns caught up");
     assert!(plan.plan.register.is_empty() && plan.plan.missing.is_empty(), "{:?}", plan.plan);
 }
+
+/// The world's binding under another name and DNS name, on the same target group and port.
+fn binding_as(w: &World, name: &str, dns_name: &str) -> Value {
+    let mut b = w.binding();
+    b["name"] = name.into();
+    b["dnsName"] = dns_name.into();
+    b
+}
+
+async fn plan_as(
+    w: &World,
+    deps: &diff::Deps<ElbTargetGroup, impl StateStore>,
+    binding: &Value,
+) -> Result<Value, Diagnostic> {
+    let resolved: Resolved = resolve::handle(&w.resolve, json!({"binding": binding})).await.expect("resolve");
+    Ok(diff::handle(deps, json!({"op": "plan", "binding": binding, "resolved": resolved})).await?)
+}
+
+fn owner_key(w: &World) -> String {
+    let mut parts = w.tg_arn.rsplit('/');
+    let (id, name) = (parts.next().expect("id"), parts.next().expect("name"));
+    format!("{PREFIX}owners/{name}-{id}/443.owner.json")
+}
+
+#[tokio::test]
+async fn a_second_binding_on_the_same_target_group_and_port_is_refused_and_changes_nothing() {
+    let w = World::new().await;
+    w.answer(&[1, 2]);
+    w.run("e1").await.expect("the first binding's first run claims the target group and port");
+    let state = w.state().await.expect("state");
+    let owner = w.diff.store.read(&owner_key(&w)).await.expect("read").expect("ownership record written");
+    let record: Value = serde_json::from_slice(&owner.bytes).expect("json");
+    assert_eq!((record["binding"].as_str(), record["dnsName"].as_str()), (Some("web"), Some("alb.test")));
+
+    w.dns.set("all.other.test", Record::a([ip(7)]));
+    // Another DNS name (a state document of its own), the same DNS name under another name (the owner's
+    // state document), and the owner's name on another DNS name.
+    for (name, dns_name) in [("api", "other.test"), ("api", "alb.test"), ("web", "other.test")] {
+        let err = plan_as(&w, &w.diff, &binding_as(&w, name, dns_name)).await.expect_err("refused");
+        assert_eq!(err.error_type, "Albsync.TargetGroupPortOwned", "{name} on {dns_name}: {}", err.error_message);
+        let m = &err.error_message;
+        let (claimant, key) = (format!("{name:?} ({dns_name})"), owner_key(&w));
+        let parts: [&str; 5] = ["\"web\" (alb.test)", &claimant, &w.tg_arn, "port 443", &key];
+        for part in parts {
+            assert!(m.contains(part), "{m} lacks {part}");
+        }
+    }
+    assert_eq!(w.registered().await, ips(&[1, 2]), "nothing registered or deregistered");
+    assert_eq!(w.state().await.expect("state").etag, state.etag, "the owner's state document untouched");
+    let after = w.diff.store.read(&owner_key(&w)).await.expect("read").expect("record");
+    assert_eq!(after.etag, owner.etag, "the ownership record untouched");
+    let other_key = format!("{PREFIX}other.test/web-{}/443.json", w.tg_arn.rsplit('/').next().expect("id"));
+    assert_eq!(w.diff.store.read(&other_key).await.expect("read"), None, "no state document for the refused one");
+
+    w.answer(&[1, 2, 3]);
+    w.run("e2").await.expect("the owner goes on");
+    assert_eq!(w.registered().await, ips(&[1, 2, 3]));
+}
+
+#[tokio::test]
+async fn of_two_bindings_starting_together_on_one_target_group_and_port_exactly_one_claims_it() {
+    let w = World::new().await;
+    w.answer(&[1]);
+    w.dns.set("all.other.test", Record::a([ip(7)]));
+    let (web, api) = (w.binding(), binding_as(&w, "api", "other.test"));
+    let (a, b) = tokio::join!(plan_as(&w, &w.diff, &web), plan_as(&w, &w.diff, &api));
+    let refused: Vec<&Diagnostic> = [&a, &b].into_iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(refused.len(), 1, "{a:?} {b:?}");
+    assert_eq!(refused[0].error_type, "Albsync.TargetGroupPortOwned");
+    let record = w.diff.store.read(&owner_key(&w)).await.expect("read").expect("record");
+    let record: Value = serde_json::from_slice(&record.bytes).expect("json");
+    let winner = if a.is_ok() { "web" } else { "api" };
+    assert_eq!(record["binding"].as_str(), Some(winner), "the record names the binding whose plan went on");
+}
+
+/// Counts the store calls a plan makes.
+struct Counting(S3StateStore, std::sync::atomic::AtomicUsize);
+
+impl StateStore for Counting {
+    async fn read(&self, key: &str) -> Result<Option<Stored>, AwsError> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.read(key).await
+    }
+
+    async fn write(&self, key: &str, bytes: Vec<u8>, condition: WriteCondition) -> Result<String, AwsError> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.write(key, bytes, condition).await
+    }
+}
+
+#[tokio::test]
+async fn a_plan_with_a_state_document_of_its_own_binding_spends_no_call_on_ownership() {
+    let w = World::new().await;
+    w.answer(&[1]);
+    w.run("e1").await.expect("first run");
+    let deps = diff::Deps {
+        targets: ElbTargetGroup::new(w.clients.elb.clone()),
+        store: Counting(S3StateStore::new(w.clients.s3.clone(), &w.bucket), Default::default()),
+        prefix: PREFIX.to_owned(),
+        metrics: Box::new(EmfMetrics::new("AlbSync", "albsync-test", w.log.clone()).expect("metric settings")),
+        interfaces: albsync_aws::Ec2NetworkInterfaces::new(w.clients.ec2.clone()),
+    };
+    plan_as(&w, &deps, &w.binding()).await.expect("steady plan");
+    assert_eq!(deps.store.1.load(std::sync::atomic::Ordering::SeqCst), 1, "only the state document is read");
+}

@@ -4,6 +4,10 @@
 //! Only a 412 means another run won. When the document that beat us holds this execution's own id, the
 //! winner was an earlier attempt of this very save (an SDK or state-machine retry whose first try
 //! committed): that is a success, not a supersession.
+//!
+//! The plan also makes sure the binding owns its target group + port ([`OwnerRecord`]) before anything can
+//! change: on a first run (no state document yet) it claims the record with a conditional create; later runs
+//! find the binding's name in the state document and spend no call on it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,6 +17,7 @@ use albsync_aws::{
 use albsync_core::eni::{Addresses, CREATED_RUN_PREFIX, Interface, SETTLE_WINDOW_SECS, apply, check_answer, settling};
 use albsync_core::events::{DiffEvent, PlanRequest, PlanResult, SaveRequest, SaveResult};
 use albsync_core::metrics::plan_figures;
+use albsync_core::owner::OwnerRecord;
 use albsync_core::plan::Plan;
 use albsync_core::plan::{next_first_missed, next_pending, plan};
 use albsync_core::state::{StateDocument, rfc3339_utc};
@@ -78,6 +83,14 @@ async fn plan_run<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
         Some(stored) => (Some(StateDocument::parse(&stored.bytes, &key, &binding)?), Some(stored.etag)),
         None => (None, None),
     };
+    match &state {
+        // A first run: claim the target group + port (or find that this binding already did).
+        None => claim_ownership(deps, &binding).await?,
+        // The document is keyed by DNS name, target group and port: a document naming another binding means
+        // a second binding with this DNS name. The ownership record decides.
+        Some(doc) if doc.binding != binding.name => claim_ownership(deps, &binding).await?,
+        Some(_) => {}
+    }
     let plan = plan(&binding, &resolved, &registered, state.as_ref(), unix_now());
     // Someone else's targets on our port: never a reason to fail the run, never ours to remove; named here,
     // in the plan result and by `albsync status`.
@@ -157,6 +170,32 @@ fn with_interfaces(
         "interfaces applied"
     );
     Ok(plan)
+}
+
+/// Makes sure `binding` owns its target group + port: creates the ownership record (`If-None-Match: *`, so
+/// of two bindings racing for it exactly one wins). A 412 means a record exists (another binding's, or this
+/// binding's from an earlier run or an earlier attempt of this call that committed): read it and compare,
+/// refusing with [`albsync_core::owner::OwnedByAnother`] when it names another binding.
+/// S3 conditional writes: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+async fn claim_ownership<T: TargetGroup, S: StateStore, I>(
+    deps: &Deps<T, S, I>,
+    binding: &Binding,
+) -> Result<(), FunctionError> {
+    let key = OwnerRecord::key(&deps.prefix, binding);
+    let record = OwnerRecord::new(binding, rfc3339_utc(unix_now()), "albsync diff".to_owned());
+    match deps.store.write(&key, record.to_bytes(), WriteCondition::CreateOnly).await {
+        Ok(_) => {
+            tracing::info!(binding = %binding.name, key, "claimed the target group and port");
+            Ok(())
+        }
+        Err(e) if e.kind == AwsErrorKind::Conflict => {
+            // Deleted again between the 412 and this read: report the conflict, the next run claims it.
+            let stored = deps.store.read(&key).await?.ok_or(e)?;
+            OwnerRecord::parse(&stored.bytes, &key, binding)?.check(&key, binding)?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn save<T: TargetGroup, S: StateStore, I>(
