@@ -35,7 +35,8 @@ step() {
 
 step "format" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
-step "build" cargo build --workspace --locked
+# --all-targets: the same feature set as `cargo test --workspace`, so the AWS SDK is compiled once, not twice.
+step "build" cargo build --workspace --all-targets --locked
 step "rust tests" cargo test --workspace --locked
 step "definition (asl-validator)" npm --prefix statemachine run -s validate
 step "end-to-end (stand-in)" python -m pytest tests/e2e -q -p no:cacheprovider
