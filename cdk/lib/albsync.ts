@@ -7,7 +7,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Alarms, FailureAlarmProps, SAFETY_RAIL_ERROR } from './alarms';
-import { AlbSyncPropsError, BindingProps, executionInput, ResolvedBindingProps, resolveBindings, validateBindings } from './binding';
+import { AlbSyncPropsError, BindingProps, executionInput, MAX_SLOT_SECONDS, ResolvedBindingProps, resolveBindings, validateBindings } from './binding';
 import { FunctionCode } from './code';
 import { PublishedConfig } from './config';
 import { AlbSyncFunctions, FunctionVpcPlacement } from './functions';
@@ -252,12 +252,17 @@ export class AlbSync extends Construct {
 
   constructor(scope: Construct, id: string, props: AlbSyncProps) {
     super(scope, id);
-    this.bindings = resolveBindings(this, props.bindings);
+    const resolved = resolveBindings(this, props.bindings);
     this.deploymentName = props.deploymentName ?? Stack.of(this).stackName;
-    validateProps(props, this.bindings, this.deploymentName);
+    validateProps(props, resolved, this.deploymentName);
     const workflowType = props.workflowType ?? sfn.StateMachineType.STANDARD;
     const express = workflowType === sfn.StateMachineType.EXPRESS;
     const interval = props.schedule ?? Duration.minutes(1);
+    // One slot is one schedule interval (grace counts at most once per slot); the Rust default of 60 s is right
+    // only for the default one-minute schedule. Slots are at most an hour (binding.rs): a longer interval still
+    // makes every run its own slot.
+    const slot = Token.isUnresolved(interval.toSeconds()) ? undefined : Math.min(interval.toSeconds(), MAX_SLOT_SECONDS);
+    this.bindings = resolved.map((b) => (b.slotSeconds === undefined && slot !== undefined ? { ...b, slotSeconds: slot } : b));
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const tracing = props.tracing ?? false;

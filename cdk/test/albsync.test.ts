@@ -71,7 +71,12 @@ describe('functions', () => {
       ALBSYNC_STATE_PREFIX: 'albsync/',
     });
     expect(env(sync.functions.register)).toEqual(common);
-    expect(env(sync.functions.deregister)).toEqual(common);
+    // deregister re-reads the state document before it removes anything.
+    expect(env(sync.functions.deregister)).toEqual({
+      ...common,
+      ALBSYNC_STATE_BUCKET: { Ref: logicalId(sync.stateBucket.bucket) },
+      ALBSYNC_STATE_PREFIX: 'albsync/',
+    });
   });
 
   test('no managed policies on the function roles', () => {
@@ -150,6 +155,12 @@ describe('least privilege', () => {
       xray,
       describe_,
       { Action: 'elasticloadbalancing:DeregisterTargets', Effect: 'Allow', Resource: [TG_API, TG_WEB], Sid: 'DeregisterOnBoundTargetGroupsOnly' },
+      {
+        Action: 's3:GetObject',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(sync.stateBucket.bucket), 'Arn'] }, '/albsync/*']] },
+        Sid: 'ReadStateDocumentsUnderPrefixOnly',
+      },
     ]);
   });
 
@@ -251,8 +262,10 @@ describe('schedules', () => {
       allowedCidrs: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'],
       vpcCidrs: ['10.0.0.0/16'],
       family: 'ipv4',
-      lookup: { maxQueries: 200, settleQueries: 10, timeoutMs: 2000 },
+      lookup: { maxQueries: 200, settleQueries: 10, timeoutMs: 2000, mode: 'resolver', lookAgain: 1 },
       maxDeregistrationsPerRun: null,
+      // The schedule's one-minute interval.
+      slotSeconds: 60,
     });
     expect(inputs[1]).toMatchObject({ graceRuns: 5, allowedCidrs: ['10.1.0.0/16'], vpcCidrs: [], lookup: { maxQueries: 50, settleQueries: 10, timeoutMs: 2000 }, maxDeregistrationsPerRun: 2 });
   });
