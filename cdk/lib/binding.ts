@@ -55,7 +55,7 @@ export enum LookupMode {
  * The ALB's network interfaces as a second source of addresses (same-account ALBs). Give `loadBalancerArn`, or
  * `loadBalancerName` and `loadBalancerId`.
  */
-export interface EniSourceProps {
+export interface BindingEniSource {
   /** `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID`. */
   readonly loadBalancerArn?: string;
   /** The `NAME` of `app/NAME/ID`. */
@@ -168,7 +168,7 @@ export interface BindingProps {
    * ec2:DescribeNetworkInterfaces.
    * @default - DNS only
    */
-  readonly eni?: EniSourceProps;
+  readonly eni?: BindingEniSource;
 }
 
 /** The execution input of the state machine for one binding, exactly as docs/architecture.md specifies it. */
@@ -192,7 +192,7 @@ export interface ExecutionInput {
   readonly slotSeconds: number;
   /** Omitted: the functions derive graceRuns x slotSeconds. */
   readonly graceSeconds?: number;
-  readonly eni?: EniSourceProps;
+  readonly eni?: BindingEniSource;
 }
 
 /** Defaults, mirrored from crates/albsync-core/src/binding.rs. */
@@ -307,7 +307,7 @@ function checkAlbId(prop: string, id: string): void {
 }
 
 /** The `eni` source, exactly as crates/albsync-core/src/eni.rs checks it. */
-function checkEni(prop: string, eni: EniSourceProps): void {
+function checkEni(prop: string, eni: BindingEniSource): void {
   const { loadBalancerArn: arn, loadBalancerName: name, loadBalancerId: id } = eni;
   if (arn !== undefined && name === undefined && id === undefined) {
     if (Token.isUnresolved(arn)) return;
@@ -484,4 +484,13 @@ export function executionInput(b: ResolvedBindingProps): ExecutionInput {
     ...(b.graceSeconds !== undefined ? { graceSeconds: b.graceSeconds } : {}),
     ...(b.eni !== undefined ? { eni: { ...b.eni } } : {}),
   };
+}
+
+/** The ALB's name and id of an `eni` source (its ARN split), as the event path matches them. */
+export function eniNameAndId(eni: BindingEniSource): { loadBalancerName: string; loadBalancerId: string } {
+  if (eni.loadBalancerArn !== undefined) {
+    const resource = eni.loadBalancerArn.split(':').slice(5).join(':').split('/');
+    return { loadBalancerName: resource[2], loadBalancerId: resource[3] };
+  }
+  return { loadBalancerName: eni.loadBalancerName!, loadBalancerId: eni.loadBalancerId! };
 }

@@ -107,19 +107,9 @@ describe('least privilege', () => {
     Sid: 'DescribeTargetHealthHasNoResourceLevelPermission',
   };
 
-  test('resolve: own logs, X-Ray, PutMetricData in the namespace only', () => {
+  test('resolve: own logs and X-Ray only (metrics are EMF log lines, no PutMetricData)', () => {
     const f = sync.functions.resolve;
-    expect(statementsOfRole(t, roleOf(f))).toEqual([
-      ownLogs(f),
-      xray,
-      {
-        Action: 'cloudwatch:PutMetricData',
-        Condition: { StringEquals: { 'cloudwatch:namespace': 'AlbSync' } },
-        Effect: 'Allow',
-        Resource: '*',
-        Sid: 'PutMetricDataOwnNamespaceOnly',
-      },
-    ]);
+    expect(statementsOfRole(t, roleOf(f))).toEqual([ownLogs(f), xray]);
   });
 
   test('diff: describe, state documents under albsync/ only, list of its own bucket', () => {
