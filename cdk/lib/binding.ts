@@ -450,11 +450,16 @@ export function validateBindings(bindings: readonly ResolvedBindingProps[] | und
     checkRange(`${p}.slotSeconds`, b.slotSeconds, 1, MAX_SLOT_SECONDS);
     checkRange(`${p}.graceSeconds`, b.graceSeconds, 1, 604_800);
     if (b.eni !== undefined) checkEni(`${p}.eni`, b.eni);
-    // Two bindings on the same name, target group and port would share one state document and fight.
-    const key = `${b.dnsName.replace(/\.$/, '').toLowerCase()}|${b.targetGroupArn}|${b.port}`;
+    // Two bindings claiming one target group and port fight over its targets: each deregisters what the other
+    // registered (whatever their DNS names), and on the same name they would also share one state document.
+    const key = `${b.targetGroupArn}|${b.port}`;
     const other = targets.get(key);
     if (other !== undefined) {
-      throw new AlbSyncPropsError(`${p}`, `same dnsName, targetGroupArn and port as bindings[${other}] (they would share one state document)`);
+      throw new AlbSyncPropsError(
+        `${p}`,
+        `binding ${JSON.stringify(b.name)} claims target group ${b.targetGroupArn} port ${b.port}, already claimed by ` +
+          `binding ${JSON.stringify(bindings[other].name)} (bindings[${other}]): each would deregister the other's targets`,
+      );
     }
     targets.set(key, i);
   });

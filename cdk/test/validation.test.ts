@@ -37,7 +37,8 @@ test.each<[string, () => unknown, RegExp]>([
   ['port 80.5', withBinding({ port: 80.5 }), /`bindings\[0\]\.port`/],
   ['graceRuns 0', withBinding({ graceRuns: 0 }), /`bindings\[0\]\.graceRuns`: 0 is out of range 1\.\.=1000/],
   ['duplicate names', withBinding({ targetGroupArn: TG_WEB.replace('web/', 'web2/') }, [good]), /`bindings\[1\]\.name`: duplicate binding name "web" \(also bindings\[0\]\)/],
-  ['same name, target group and port', withBinding({ name: 'other' }, [good]), /`bindings\[1\]`: same dnsName, targetGroupArn and port as bindings\[0\]/],
+  ['same DNS name, target group and port', withBinding({ name: 'other' }, [good]), /`bindings\[1\]`: binding "other" claims target group .* port 443, already claimed by binding "web" \(bindings\[0\]\)/],
+  ['another DNS name on the same target group and port', withBinding({ name: 'other', dnsName: 'internal-other-1.us-east-1.elb.amazonaws.com' }, [good]), /`bindings\[1\]`: binding "other" claims target group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup\/web\/0123456789abcdef port 443, already claimed by binding "web"/],
   ['upper-case name', withBinding({ name: 'Web' }), /`bindings\[0\]\.name`: "Web" must be 1-48 characters of a-z, 0-9 and -/],
   ['name with a dot', withBinding({ name: 'web.1' }), /`bindings\[0\]\.name`/],
   ['name too long', withBinding({ name: 'a'.repeat(49) }), /`bindings\[0\]\.name`/],
@@ -137,4 +138,8 @@ test('an ENI source and the new lookup fields reach the execution input as given
     graceSeconds: 600,
     lookup: { mode: 'authoritative', lookAgain: 0, timeoutMs: 24500 },
   });
+});
+
+test('one target group on two ports is two claims, and allowed', () => {
+  expect(withBinding({ name: 'other', port: 8443 }, [good])).not.toThrow();
 });
