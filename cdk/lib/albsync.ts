@@ -296,7 +296,7 @@ export class AlbSync extends Construct {
     });
 
     if (props.vpcPlacement) {
-      this.vpcPlacement = new VpcPlacement(this, 'Vpc', props.vpcPlacement);
+      this.vpcPlacement = new VpcPlacement(this, 'Vpc', props.vpcPlacement, { ec2Endpoint: this.bindings.some((b) => b.eni !== undefined) });
     }
 
     this.functions = new AlbSyncFunctions(this, 'Functions', {

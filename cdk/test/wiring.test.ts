@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AlbSync } from '../lib/albsync';
 import { executionInput } from '../lib/binding';
 import { FunctionCode } from '../lib/code';
@@ -106,4 +107,18 @@ test('the dashboard plots only published metrics, keyed by the deployment name (
 test('IAM: no unexpected wildcards; cdk-nag AwsSolutions clean', () => {
   expect(wildcardProblems(t)).toEqual([]);
   expect(nagFindings(stack)).toEqual([]);
+});
+
+test('in a VPC with endpoints, an eni binding adds the EC2 endpoint (DescribeNetworkInterfaces); without one, none', () => {
+  const ec2Endpoints = (eni: boolean) => {
+    const app = testApp();
+    const s = new Stack(app, eni ? 'VpcEni' : 'VpcNoEni', { env: { account: '123456789012', region: 'us-east-1' } });
+    const vpc = new ec2.Vpc(s, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'p', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const bindings = eni ? [{ ...BINDINGS[0], eni: { loadBalancerArn: ALB_ARN } }] : [BINDINGS[0]];
+    new AlbSync(s, 'AlbSync', { bindings, code: FunctionCode.prebuilt(dummyCodeDir()), vpcPlacement: { vpc } });
+    const endpoints = Object.values(synthOnce(app, s).template(s).findResources('AWS::EC2::VPCEndpoint')) as any[];
+    return endpoints.filter((e) => JSON.stringify(e.Properties.ServiceName).endsWith('.ec2"')).length;
+  };
+  expect(ec2Endpoints(true)).toBe(1);
+  expect(ec2Endpoints(false)).toBe(0);
 });
