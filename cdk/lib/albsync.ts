@@ -7,9 +7,11 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { Alarms, FailureAlarmProps, SAFETY_RAIL_ERROR } from './alarms';
-import { AlbSyncPropsError, BindingProps, executionInput, ResolvedBindingProps, resolveBindings, validateBindings } from './binding';
+import { AlbSyncPropsError, BindingProps, eniNameAndId, executionInput, MAX_SLOT_SECONDS, ResolvedBindingProps, resolveBindings, validateBindings } from './binding';
 import { FunctionCode } from './code';
 import { PublishedConfig } from './config';
+import { AlbSyncDashboard } from './dashboard';
+import { AlbSyncEvents } from './events';
 import { AlbSyncFunctions, FunctionVpcPlacement } from './functions';
 import { Schedules } from './schedules';
 import { StateBucket } from './state-bucket';
@@ -99,8 +101,8 @@ export interface AlbSyncProps {
   readonly vpcPlacement?: FunctionVpcPlacement;
 
   /**
-   * CloudWatch namespace of `ResolvedAddressCount` (dimension `Binding`) and `SafetyRailTripped`. Must not start
-   * with `AWS/` (reserved for AWS services). PutMetricData is granted in this namespace only.
+   * CloudWatch namespace of the functions' EMF metrics (dimensions `Deployment`, `Binding`; see
+   * statemachine/metrics.json) and `SafetyRailTripped`. Must not start with `AWS/` (reserved for AWS services).
    * @default 'AlbSync'
    */
   readonly metricNamespace?: string;
@@ -161,6 +163,21 @@ export interface AlbSyncProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Run a binding with an `eni` source as soon as its ALB creates or deletes a network interface: EventBridge
+   * rules on the CloudTrail events and the `albsync-trigger` function ({@link AlbSyncEvents}). Needs a CloudTrail
+   * trail in the account (management events reach EventBridge only through one, best effort); the schedule
+   * stays the backstop. At least one binding must have `eni`.
+   * @default false
+   */
+  readonly interfaceEvents?: boolean;
+
+  /**
+   * A CloudWatch dashboard of the in-sync metrics per binding ({@link AlbSyncDashboard}).
+   * @default false
+   */
+  readonly dashboard?: boolean;
 }
 
 const NAMESPACE_RE = /^[^:$][^:]{0,254}$/;
@@ -249,15 +266,24 @@ export class AlbSync extends Construct {
   public readonly config: PublishedConfig;
   /** The functions' VPC placement, when they run in a VPC. */
   public readonly vpcPlacement?: VpcPlacement;
+  /** The interface event path, when `interfaceEvents` is on. */
+  public readonly events?: AlbSyncEvents;
+  /** The dashboard, when `dashboard` is on. */
+  public readonly dashboard?: AlbSyncDashboard;
 
   constructor(scope: Construct, id: string, props: AlbSyncProps) {
     super(scope, id);
-    this.bindings = resolveBindings(this, props.bindings);
+    const resolved = resolveBindings(this, props.bindings);
     this.deploymentName = props.deploymentName ?? Stack.of(this).stackName;
-    validateProps(props, this.bindings, this.deploymentName);
+    validateProps(props, resolved, this.deploymentName);
     const workflowType = props.workflowType ?? sfn.StateMachineType.STANDARD;
     const express = workflowType === sfn.StateMachineType.EXPRESS;
     const interval = props.schedule ?? Duration.minutes(1);
+    // One slot is one schedule interval (grace counts at most once per slot); the Rust default of 60 s is right
+    // only for the default one-minute schedule. Slots are at most an hour (binding.rs): a longer interval still
+    // makes every run its own slot.
+    const slot = Token.isUnresolved(interval.toSeconds()) ? undefined : Math.min(interval.toSeconds(), MAX_SLOT_SECONDS);
+    this.bindings = resolved.map((b) => (b.slotSeconds === undefined && slot !== undefined ? { ...b, slotSeconds: slot } : b));
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const tracing = props.tracing ?? false;
@@ -270,7 +296,7 @@ export class AlbSync extends Construct {
     });
 
     if (props.vpcPlacement) {
-      this.vpcPlacement = new VpcPlacement(this, 'Vpc', props.vpcPlacement);
+      this.vpcPlacement = new VpcPlacement(this, 'Vpc', props.vpcPlacement, { ec2Endpoint: this.bindings.some((b) => b.eni !== undefined) });
     }
 
     this.functions = new AlbSyncFunctions(this, 'Functions', {
@@ -287,6 +313,7 @@ export class AlbSync extends Construct {
       memorySize: props.memorySize ?? 256,
       tracing,
       logRemovalPolicy: removalPolicy,
+      eniSource: this.bindings.some((b) => b.eni !== undefined),
     });
 
     this.workflow = new Workflow(this, 'Workflow', {
@@ -342,6 +369,27 @@ export class AlbSync extends Construct {
       topic: this.alarmTopic,
       failures: props.failureAlarm,
     });
+
+    if (props.dashboard) {
+      this.dashboard = new AlbSyncDashboard(this, 'Dashboard', {
+        metricNamespace: this.metricNamespace,
+        deployment: this.deploymentName,
+        bindings: this.bindings.map((b) => b.name),
+      });
+    }
+    if (props.interfaceEvents) {
+      const withEni = this.bindings.filter((b) => b.eni !== undefined);
+      if (withEni.length === 0) {
+        throw new AlbSyncPropsError('interfaceEvents', 'needs at least one binding with an eni source');
+      }
+      this.events = new AlbSyncEvents(this, 'Events', {
+        stateMachine: this.workflow.stateMachine,
+        bindings: withEni.map((b) => ({ name: b.name, input: { ...executionInput(b) }, eni: eniNameAndId(b.eni!) })),
+        code: props.code ?? FunctionCode.cargoLambda(),
+        logRetention,
+        removalPolicy,
+      });
+    }
 
     this.config = new PublishedConfig(this, 'Config', {
       schemaVersion: 1,

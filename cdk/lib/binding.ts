@@ -25,10 +25,48 @@ export interface LookupProps {
    */
   readonly settleQueries?: number;
   /**
-   * Timeout of one DNS query in milliseconds. 50-30000.
+   * Timeout of one DNS query in milliseconds. 50-30000, and two queries plus 1 s margin must fit in the
+   * resolve function's 50 s timeout (so at most 24500).
    * @default 2000
    */
   readonly timeoutMs?: number;
+  /**
+   * Whom the resolver asks: the configured resolver, or the zone's authoritative name servers (fresh answers,
+   * needs a route to them).
+   * @default LookupMode.RESOLVER
+   */
+  readonly mode?: LookupMode;
+  /**
+   * How many LookAgain passes one execution may make after the first resolve. 0-3.
+   * @default 1
+   */
+  readonly lookAgain?: number;
+}
+
+/** Whom the resolve function asks (crates/albsync-core `LookupMode`). */
+export enum LookupMode {
+  /** The configured resolver (in a VPC, the VPC resolver, which caches for the TTL). */
+  RESOLVER = 'resolver',
+  /** The name's zone's authoritative name servers, asked directly. */
+  AUTHORITATIVE = 'authoritative',
+}
+
+/**
+ * The ALB's network interfaces as a second source of addresses (same-account ALBs). Give `loadBalancerArn`, or
+ * `loadBalancerName` and `loadBalancerId`.
+ */
+export interface BindingEniSource {
+  /** `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID`. */
+  readonly loadBalancerArn?: string;
+  /** The `NAME` of `app/NAME/ID`. */
+  readonly loadBalancerName?: string;
+  /** The `ID` of `app/NAME/ID` (hex digits). */
+  readonly loadBalancerId?: string;
+  /**
+   * Register an in-use interface's address before DNS answers it.
+   * @default - the Rust default (crates/albsync-core/src/eni.rs)
+   */
+  readonly registerEarly?: boolean;
 }
 
 /**
@@ -79,9 +117,10 @@ export interface BindingProps {
   readonly graceRuns?: number;
   /**
    * Resolved addresses must lie in one of these CIDR blocks; anything else fails the run with
-   * `Albsync.ForeignAddress`. Must not be empty.
-   * @default - the ranges an NLB accepts as IP targets: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16,
-   * 100.64.0.0/10 (ipv4) or fc00::/7 (ipv6)
+   * `Albsync.ForeignAddress`. Must not be empty. Required for ipv6: an ALB's IPv6 addresses are global
+   * unicast addresses from the VPC's own IPv6 CIDRs, which no built-in range can know.
+   * @default - ipv4: the ranges an NLB accepts as IP targets: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16,
+   * 100.64.0.0/10
    */
   readonly allowedCidrs?: string[];
   /**
@@ -113,6 +152,23 @@ export interface BindingProps {
    * @default - half of the registered targets, at least one, never the last one
    */
   readonly maxDeregistrationsPerRun?: number;
+  /**
+   * Length of a schedule slot in seconds, 1-3600: grace is counted at most once per slot.
+   * @default - the schedule interval (at most 3600)
+   */
+  readonly slotSeconds?: number;
+  /**
+   * An address is removed only when it was first missed at least this long ago (as well as `graceRuns` looks).
+   * 1-604800.
+   * @default - graceRuns x slotSeconds
+   */
+  readonly graceSeconds?: number;
+  /**
+   * The ALB's network interfaces as a second source (same-account ALBs). The diff function gets
+   * ec2:DescribeNetworkInterfaces.
+   * @default - DNS only
+   */
+  readonly eni?: BindingEniSource;
 }
 
 /** The execution input of the state machine for one binding, exactly as docs/architecture.md specifies it. */
@@ -125,20 +181,35 @@ export interface ExecutionInput {
   readonly allowedCidrs: string[];
   readonly vpcCidrs: string[];
   readonly family: 'ipv4' | 'ipv6';
-  readonly lookup: { readonly maxQueries: number; readonly settleQueries: number; readonly timeoutMs: number };
+  readonly lookup: {
+    readonly maxQueries: number;
+    readonly settleQueries: number;
+    readonly timeoutMs: number;
+    readonly mode: 'resolver' | 'authoritative';
+    readonly lookAgain: number;
+  };
   readonly maxDeregistrationsPerRun: number | null;
+  readonly slotSeconds: number;
+  /** Omitted: the functions derive graceRuns x slotSeconds. */
+  readonly graceSeconds?: number;
+  readonly eni?: BindingEniSource;
 }
 
 /** Defaults, mirrored from crates/albsync-core/src/binding.rs. */
 export const DEFAULT_GRACE_RUNS = 3;
 export const DEFAULT_ALLOWED_CIDRS: Record<AddressFamily, readonly string[]> = {
   [AddressFamily.IPV4]: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'],
-  [AddressFamily.IPV6]: ['fc00::/7'],
+  [AddressFamily.IPV6]: [],
 };
-export const DEFAULT_LOOKUP = { maxQueries: 200, settleQueries: 10, timeoutMs: 2000 } as const;
+export const DEFAULT_LOOKUP = { maxQueries: 200, settleQueries: 10, timeoutMs: 2000, mode: LookupMode.RESOLVER, lookAgain: 1 } as const;
+export const DEFAULT_SLOT_SECONDS = 60;
+export const MAX_SLOT_SECONDS = 3600;
+/** The resolve function's timeout (functions.ts sets 50 s) and what one invocation keeps back for returning. */
+export const RESOLVE_FUNCTION_TIMEOUT_MS = 50_000;
+export const RESOLVE_MARGIN_MS = 1_000;
 
 const NAME_RE = /^[a-z0-9-]{1,48}$/;
-const TG_ARN_RE = /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-fA-F]+$/;
+const TG_ARN_RE = /^arn:aws[^:]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-fA-F]+$/;
 
 /** A prop validation failure: the message names the prop path (e.g. `bindings[1].port`). */
 export class AlbSyncPropsError extends Error {
@@ -155,7 +226,7 @@ function isInt(v: number): boolean {
 function checkRange(prop: string, v: number | undefined, lo: number, hi: number): void {
   if (v === undefined || Token.isUnresolved(v)) return;
   if (!isInt(v) || v < lo || v > hi) {
-    throw new AlbSyncPropsError(prop, `${v} must be an integer in ${lo}..${hi}`);
+    throw new AlbSyncPropsError(prop, `${v} is out of range ${lo}..=${hi}`);
   }
 }
 
@@ -185,16 +256,15 @@ export function parseCidr(text: string): { family: AddressFamily; canonical: boo
   return undefined;
 }
 
-function checkCidrs(prop: string, list: readonly string[], family: AddressFamily, firstIndex = 0): void {
+// Like crates/albsync-core (parse_cidrs), a block of the other family is not refused: it can never match an
+// address of the binding's family (Binding::allows checks the family first), so it is inert, not dangerous.
+function checkCidrs(prop: string, list: readonly string[], firstIndex = 0): void {
   list.forEach((c, j) => {
     const i = j + firstIndex;
     if (Token.isUnresolved(c)) return;
     const parsed = parseCidr(c);
     if (!parsed) throw new AlbSyncPropsError(`${prop}[${i}]`, `${JSON.stringify(c)} is not a CIDR block`);
     if (!parsed.canonical) throw new AlbSyncPropsError(`${prop}[${i}]`, `${JSON.stringify(c)} has host bits set`);
-    if (parsed.family !== family) {
-      throw new AlbSyncPropsError(`${prop}[${i}]`, `${JSON.stringify(c)} is not an ${family} block (family is ${family})`);
-    }
   });
 }
 
@@ -206,6 +276,63 @@ function checkDnsName(prop: string, name: string): void {
     n.length <= 253 &&
     n.split('.').every((l) => l.length > 0 && l.length <= 63 && /^[a-z0-9_-]+$/.test(l) && !l.startsWith('-') && !l.endsWith('-'));
   if (!ok) throw new AlbSyncPropsError(prop, `${JSON.stringify(name)} is not a DNS name`);
+}
+
+// The resolver stops at the invocation's deadline, so the query budget may exceed it; but one `all.` query and
+// one plain query must fit, or every run against a slow server ends in a timeout (crates/albsync-core binding.rs).
+function checkTimeoutFits(prop: string, timeoutMs: number): void {
+  if (Token.isUnresolved(timeoutMs)) return;
+  const needed = timeoutMs * 2 + RESOLVE_MARGIN_MS;
+  if (needed > RESOLVE_FUNCTION_TIMEOUT_MS) {
+    throw new AlbSyncPropsError(
+      prop,
+      `${timeoutMs} ms cannot fit: 2 queries (all. and the plain name) of up to ${timeoutMs} ms plus ${RESOLVE_MARGIN_MS} ms margin ` +
+        `need ${needed} ms, more than the resolve function's timeout of ${RESOLVE_FUNCTION_TIMEOUT_MS} ms`,
+    );
+  }
+}
+
+// ALB names: up to 32 alphanumerics or hyphens, not starting or ending with a hyphen
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html).
+function checkAlbName(prop: string, name: string): void {
+  if (Token.isUnresolved(name)) return;
+  if (!/^[A-Za-z0-9-]{1,32}$/.test(name) || name.startsWith('-') || name.endsWith('-')) {
+    throw new AlbSyncPropsError(prop, `${JSON.stringify(name)} is not a load balancer name`);
+  }
+}
+
+function checkAlbId(prop: string, id: string): void {
+  if (Token.isUnresolved(id)) return;
+  if (!/^[0-9A-Fa-f]{1,32}$/.test(id)) throw new AlbSyncPropsError(prop, `${JSON.stringify(id)} is not a load balancer id (hex digits)`);
+}
+
+/** The `eni` source, exactly as crates/albsync-core/src/eni.rs checks it. */
+function checkEni(prop: string, eni: BindingEniSource): void {
+  const { loadBalancerArn: arn, loadBalancerName: name, loadBalancerId: id } = eni;
+  if (arn !== undefined && name === undefined && id === undefined) {
+    if (Token.isUnresolved(arn)) return;
+    const bad = (why: string) => new AlbSyncPropsError(`${prop}.loadBalancerArn`, `${JSON.stringify(arn)} is not an ALB ARN: ${why}`);
+    const parts = arn.split(':');
+    const head = parts.slice(0, 5);
+    const resourceText = parts.slice(5).join(':');
+    if (parts.length < 6 || head[0] !== 'arn' || !head[1].startsWith('aws') || head[2] !== 'elasticloadbalancing') {
+      throw bad('expected arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app/NAME/ID');
+    }
+    const resource = resourceText.split('/');
+    if (resource.length !== 4 || resource[0] !== 'loadbalancer' || resource[1] !== 'app') {
+      throw bad('resource is not loadbalancer/app/NAME/ID (only ALBs have this description)');
+    }
+    checkAlbName(`${prop}.loadBalancerArn`, resource[2]);
+    checkAlbId(`${prop}.loadBalancerArn`, resource[3]);
+  } else if (arn === undefined && name !== undefined && id !== undefined) {
+    checkAlbName(`${prop}.loadBalancerName`, name);
+    checkAlbId(`${prop}.loadBalancerId`, id);
+  } else {
+    throw new AlbSyncPropsError(prop, 'give either loadBalancerArn, or loadBalancerName and loadBalancerId');
+  }
+  if (eni.registerEarly !== undefined && typeof eni.registerEarly !== 'boolean') {
+    throw new AlbSyncPropsError(`${prop}.registerEarly`, `${JSON.stringify(eni.registerEarly)} must be true or false`);
+  }
 }
 
 /**
@@ -298,22 +425,41 @@ export function validateBindings(bindings: readonly ResolvedBindingProps[] | und
       if (b.allowedCidrs.length === 0) {
         throw new AlbSyncPropsError(`${p}.allowedCidrs`, 'is empty: no address could ever be registered');
       }
-      checkCidrs(`${p}.allowedCidrs`, b.allowedCidrs, family);
+      checkCidrs(`${p}.allowedCidrs`, b.allowedCidrs);
+    } else if (family === AddressFamily.IPV6) {
+      throw new AlbSyncPropsError(
+        `${p}.allowedCidrs`,
+        "is required for family ipv6: list the VPC's IPv6 CIDR(s); an ALB's IPv6 addresses are global unicast addresses, outside any built-in range",
+      );
     }
     if (!Array.isArray(b.vpcCidrs)) {
       throw new AlbSyncPropsError(`${p}.vpcCidrs`, 'is required (an empty list registers every address with AvailabilityZone "all")');
     }
     const fromVpc = b.vpcCidrsFromVpc ?? 0;
-    checkCidrs(`${p}.vpcCidrs`, b.vpcCidrs.slice(fromVpc), family, fromVpc);
+    checkCidrs(`${p}.vpcCidrs`, b.vpcCidrs.slice(fromVpc), fromVpc);
     checkRange(`${p}.lookup.maxQueries`, b.lookup?.maxQueries, 1, 2000);
     checkRange(`${p}.lookup.settleQueries`, b.lookup?.settleQueries, 1, 200);
     checkRange(`${p}.lookup.timeoutMs`, b.lookup?.timeoutMs, 50, 30000);
+    const mode = b.lookup?.mode;
+    if (mode !== undefined && !Object.values(LookupMode).includes(mode)) {
+      throw new AlbSyncPropsError(`${p}.lookup.mode`, `${JSON.stringify(mode)} must be "resolver" or "authoritative"`);
+    }
+    checkRange(`${p}.lookup.lookAgain`, b.lookup?.lookAgain, 0, 3);
+    checkTimeoutFits(`${p}.lookup.timeoutMs`, b.lookup?.timeoutMs ?? DEFAULT_LOOKUP.timeoutMs);
     checkRange(`${p}.maxDeregistrationsPerRun`, b.maxDeregistrationsPerRun, 1, 1000);
-    // Two bindings on the same name, target group and port would share one state document and fight.
-    const key = `${b.dnsName.replace(/\.$/, '').toLowerCase()}|${b.targetGroupArn}|${b.port}`;
+    checkRange(`${p}.slotSeconds`, b.slotSeconds, 1, MAX_SLOT_SECONDS);
+    checkRange(`${p}.graceSeconds`, b.graceSeconds, 1, 604_800);
+    if (b.eni !== undefined) checkEni(`${p}.eni`, b.eni);
+    // Two bindings claiming one target group and port fight over its targets: each deregisters what the other
+    // registered (whatever their DNS names), and on the same name they would also share one state document.
+    const key = `${b.targetGroupArn}|${b.port}`;
     const other = targets.get(key);
     if (other !== undefined) {
-      throw new AlbSyncPropsError(`${p}`, `same dnsName, targetGroupArn and port as bindings[${other}] (they would share one state document)`);
+      throw new AlbSyncPropsError(
+        `${p}`,
+        `binding ${JSON.stringify(b.name)} claims target group ${b.targetGroupArn} port ${b.port}, already claimed by ` +
+          `binding ${JSON.stringify(bindings[other].name)} (bindings[${other}]): each would deregister the other's targets`,
+      );
     }
     targets.set(key, i);
   });
@@ -335,7 +481,21 @@ export function executionInput(b: ResolvedBindingProps): ExecutionInput {
       maxQueries: b.lookup?.maxQueries ?? DEFAULT_LOOKUP.maxQueries,
       settleQueries: b.lookup?.settleQueries ?? DEFAULT_LOOKUP.settleQueries,
       timeoutMs: b.lookup?.timeoutMs ?? DEFAULT_LOOKUP.timeoutMs,
+      mode: b.lookup?.mode ?? DEFAULT_LOOKUP.mode,
+      lookAgain: b.lookup?.lookAgain ?? DEFAULT_LOOKUP.lookAgain,
     },
     maxDeregistrationsPerRun: b.maxDeregistrationsPerRun ?? null,
+    slotSeconds: b.slotSeconds ?? DEFAULT_SLOT_SECONDS,
+    ...(b.graceSeconds !== undefined ? { graceSeconds: b.graceSeconds } : {}),
+    ...(b.eni !== undefined ? { eni: { ...b.eni } } : {}),
   };
+}
+
+/** The ALB's name and id of an `eni` source (its ARN split), as the event path matches them. */
+export function eniNameAndId(eni: BindingEniSource): { loadBalancerName: string; loadBalancerId: string } {
+  if (eni.loadBalancerArn !== undefined) {
+    const resource = eni.loadBalancerArn.split(':').slice(5).join(':').split('/');
+    return { loadBalancerName: resource[2], loadBalancerId: resource[3] };
+  }
+  return { loadBalancerName: eni.loadBalancerName!, loadBalancerId: eni.loadBalancerId! };
 }

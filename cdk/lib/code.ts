@@ -5,9 +5,14 @@ import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import { AlbSyncPropsError } from './binding';
 
-/** The four function binaries (crates/albsync-functions/src/bin), see docs/architecture.md. */
-export const FUNCTION_BINARIES = ['albsync-resolve', 'albsync-diff', 'albsync-register', 'albsync-deregister'] as const;
+/**
+ * The function binaries (crates/albsync-functions/src/bin), see docs/architecture.md: the workflow's four and
+ * `albsync-trigger` (the event path, AlbSyncEvents; created only when the interface events are on).
+ */
+export const FUNCTION_BINARIES = ['albsync-resolve', 'albsync-diff', 'albsync-register', 'albsync-deregister', 'albsync-trigger'] as const;
 export type FunctionBinary = (typeof FUNCTION_BINARIES)[number];
+/** The four binaries the state machine invokes. */
+export type WorkflowBinary = Exclude<FunctionBinary, 'albsync-trigger'>;
 
 /** The repository's workspace manifest, relative to this file (cdk/lib/ or cdk/dist/lib/ both work). */
 export function defaultManifestPath(): string {

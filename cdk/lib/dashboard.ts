@@ -17,7 +17,7 @@ export const EMF_METRICS = {
 /** The one dimension set of every EMF metric. */
 export const EMF_DIMENSIONS = ['Deployment', 'Binding'] as const;
 
-/** One EMF metric of one binding: `Deployment` is the stack name (the functions' ALBSYNC_DEPLOYMENT). */
+/** One EMF metric of one binding: `Deployment` is the functions' ALBSYNC_DEPLOYMENT (default: the stack name). */
 export function emfMetric(
   scope: Construct,
   namespace: string,
@@ -25,11 +25,12 @@ export function emfMetric(
   name: (typeof EMF_METRICS)[keyof typeof EMF_METRICS],
   statistic: string,
   period: Duration = Duration.minutes(1),
+  deployment: string = Stack.of(scope).stackName,
 ): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace,
     metricName: name,
-    dimensionsMap: { Deployment: Stack.of(scope).stackName, Binding: binding },
+    dimensionsMap: { Deployment: deployment, Binding: binding },
     statistic,
     period,
     label: `${binding} ${name}`,
@@ -42,6 +43,11 @@ export interface AlbSyncDashboardProps {
   readonly metricNamespace: string;
   /** Binding names. */
   readonly bindings: readonly string[];
+  /**
+   * The deployment name (the functions' ALBSYNC_DEPLOYMENT, the `Deployment` dimension).
+   * @default - the stack name
+   */
+  readonly deployment?: string;
   /** Dashboard name (default `<stack name>-albsync`). */
   readonly dashboardName?: string;
 }
@@ -62,7 +68,8 @@ export class AlbSyncDashboard extends Construct {
       defaultInterval: Duration.hours(3),
     });
     for (const b of props.bindings) {
-      const m = (name: (typeof EMF_METRICS)[keyof typeof EMF_METRICS], stat: string) => emfMetric(this, ns, b, name, stat);
+      const m = (name: (typeof EMF_METRICS)[keyof typeof EMF_METRICS], stat: string) =>
+        emfMetric(this, ns, b, name, stat, Duration.minutes(1), props.deployment ?? Stack.of(this).stackName);
       this.dashboard.addWidgets(
         new cloudwatch.TextWidget({ markdown: `## ${b}`, width: 24, height: 1 }),
         new cloudwatch.SingleValueWidget({

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { AlbSyncPropsError } from './binding';
+import { FunctionCode } from './code';
 
 /** The service principal that makes an ALB's interface calls (CloudTrail `userIdentity.invokedBy`). */
 export const ELB_PRINCIPAL = 'elasticloadbalancing.amazonaws.com';
@@ -33,8 +34,11 @@ export interface AlbSyncEventsProps {
   readonly stateMachine: sfn.IStateMachine;
   /** The bindings with an ENI source. */
   readonly bindings: readonly EventBinding[];
-  /** The `albsync-trigger` code (e.g. `lambda.Code.fromAsset('target/lambda/albsync-trigger')`). */
-  readonly code: lambda.Code;
+  /**
+   * The `albsync-trigger` code: a FunctionCode (as the AlbSync construct passes its own), or a `lambda.Code`
+   * (e.g. `lambda.Code.fromAsset('target/lambda/albsync-trigger')`).
+   */
+  readonly code: lambda.Code | FunctionCode;
   /** Memory of the trigger function in MB (default 128: it makes one call per binding). */
   readonly memorySize?: number;
   /** Retention of the trigger's log group (default one month). */
@@ -120,12 +124,8 @@ export class AlbSyncEvents extends Construct {
         resources: [props.stateMachine.stateMachineArn],
       }),
     );
-    this.trigger = new lambda.Function(this, 'Trigger', {
+    const settings = {
       description: 'albsync: an ALB interface event to a named execution of its binding',
-      code: props.code,
-      handler: 'bootstrap',
-      runtime: lambda.Runtime.PROVIDED_AL2023,
-      architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 128,
       timeout: Duration.seconds(30),
       role,
@@ -135,7 +135,17 @@ export class AlbSyncEvents extends Construct {
         ALBSYNC_STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         ALBSYNC_BINDINGS: Stack.of(this).toJsonString(props.bindings.map((b) => b.input)),
       },
-    });
+    };
+    this.trigger =
+      props.code instanceof FunctionCode
+        ? props.code.createFunction(this, 'Trigger', 'albsync-trigger', settings)
+        : new lambda.Function(this, 'Trigger', {
+            ...settings,
+            code: props.code,
+            handler: 'bootstrap',
+            runtime: lambda.Runtime.PROVIDED_AL2023,
+            architecture: lambda.Architecture.ARM_64,
+          });
     this.rules = interfaceEventPatterns(props.bindings).map(
       (eventPattern, i) =>
         new events.Rule(this, i === 0 ? 'InterfaceCreated' : 'InterfaceDeleted', {

@@ -5,7 +5,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { FunctionBinary, FunctionCode } from './code';
+import { FunctionCode, WorkflowBinary } from './code';
+import { grantDescribeNetworkInterfaces } from './events';
 
 /** Where the functions run inside a VPC (see {@link AlbSyncProps.vpcPlacement}). */
 export interface FunctionVpcPlacement {
@@ -34,7 +35,10 @@ export interface FunctionVpcPlacement {
 export interface AlbSyncFunctionsProps {
   /** Where the code comes from. */
   readonly code: FunctionCode;
-  /** CloudWatch namespace of `ResolvedAddressCount` (ALBSYNC_METRIC_NAMESPACE; PutMetricData is limited to it). */
+  /**
+   * CloudWatch namespace of the metrics (ALBSYNC_METRIC_NAMESPACE). The functions write them as Embedded Metric
+   * Format log lines (crates/albsync-aws/src/emf.rs): CloudWatch Logs extracts them, so no cloudwatch:PutMetricData.
+   */
   readonly metricNamespace: string;
   /** `ip:port` of the name server the resolve function asks (ALBSYNC_DNS_SERVER); undefined: the system resolver. */
   readonly dnsServer?: string;
@@ -61,10 +65,12 @@ export interface AlbSyncFunctionsProps {
   readonly deployment: string;
   /** Run the functions inside a VPC (subnets and security groups resolved by the caller). */
   readonly vpc?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.SubnetSelection; readonly securityGroups: ec2.ISecurityGroup[] };
+  /** Some binding has an `eni` source: the diff function describes the ALB's network interfaces. */
+  readonly eniSource?: boolean;
 }
 
 /** Timeouts: well under the one-minute schedule; resolve gets the most (it samples DNS). */
-const TIMEOUTS: Record<FunctionBinary, Duration> = {
+const TIMEOUTS: Record<WorkflowBinary, Duration> = {
   'albsync-resolve': Duration.seconds(50),
   'albsync-diff': Duration.seconds(30),
   'albsync-register': Duration.seconds(30),
@@ -82,13 +88,13 @@ export class AlbSyncFunctions extends Construct {
   public readonly register: lambda.Function;
   public readonly deregister: lambda.Function;
   /** Log group of each function, by binary name. */
-  public readonly logGroups: Record<FunctionBinary, logs.LogGroup>;
+  public readonly logGroups: Record<WorkflowBinary, logs.LogGroup>;
 
   constructor(scope: Construct, id: string, props: AlbSyncFunctionsProps) {
     super(scope, id);
-    const logGroups: Partial<Record<FunctionBinary, logs.LogGroup>> = {};
+    const logGroups: Partial<Record<WorkflowBinary, logs.LogGroup>> = {};
 
-    const make = (cid: string, binary: FunctionBinary, description: string, environment: Record<string, string>) => {
+    const make = (cid: string, binary: WorkflowBinary, description: string, environment: Record<string, string>) => {
       const logGroup = new logs.LogGroup(this, `${cid}Logs`, {
         retention: props.logRetention,
         removalPolicy: props.logRemovalPolicy,
@@ -136,18 +142,7 @@ export class AlbSyncFunctions extends Construct {
       ALBSYNC_STATE_BUCKET: props.stateBucket.bucketName,
       ALBSYNC_STATE_PREFIX: props.statePrefix,
     });
-    this.logGroups = logGroups as Record<FunctionBinary, logs.LogGroup>;
-
-    // resolve: publish ResolvedAddressCount in our namespace only. PutMetricData has no resource-level
-    // permission; the cloudwatch:namespace condition key is the only way to scope it.
-    this.resolve.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'PutMetricDataOwnNamespaceOnly',
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': props.metricNamespace } },
-      }),
-    );
+    this.logGroups = logGroups as Record<WorkflowBinary, logs.LogGroup>;
 
     // DescribeTargetHealth has no resource-level permission (it needs `*`).
     const describe = () =>
@@ -200,6 +195,7 @@ export class AlbSyncFunctions extends Construct {
         resources: [props.stateBucket.arnForObjects(`${props.statePrefix}*`)],
       }),
     );
+    if (props.eniSource) grantDescribeNetworkInterfaces(this.diff);
     if (props.vpc) {
       // Our own roles, so Lambda's managed AWSLambdaVPCAccessExecutionRole is not attached: grant its ENI actions.
       // ec2:DescribeNetworkInterfaces works only on `*`, and the ENIs do not exist before Lambda creates them.
@@ -236,9 +232,7 @@ export class AlbSyncFunctions extends Construct {
     const ack = (fn: lambda.Function, id: string, reason: string) => {
       Validations.of(fn.role!.node.findChild('DefaultPolicy')).acknowledge({ id, reason });
     };
-    ack(this.resolve, 'AwsSolutions-IAM5[Resource::*]',
-      'cloudwatch:PutMetricData has no resource-level permission; it is limited by the condition cloudwatch:namespace = ' +
-      `${props.metricNamespace}.${xray}`);
+    if (props.tracing || props.vpc) ack(this.resolve, 'AwsSolutions-IAM5[Resource::*]', xray.trim());
     ack(this.diff, 'AwsSolutions-IAM5[Resource::*]', describe + xray);
     if (props.tracing || props.vpc) ack(this.register, 'AwsSolutions-IAM5[Resource::*]', xray.trim());
     ack(this.deregister, 'AwsSolutions-IAM5[Resource::*]', describe + xray);

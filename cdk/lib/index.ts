@@ -5,6 +5,8 @@ export * from './alarms';
 export * from './binding';
 export * from './code';
 export * from './config';
+export * from './dashboard';
+export * from './events';
 export * from './functions';
 export * from './schedules';
 export * from './state-bucket';

@@ -7,9 +7,10 @@ import { FunctionVpcPlacement } from './functions';
  * AWS API they call, so private subnets without a NAT gateway work:
  * - S3 (gateway endpoint, free): the diff function's state documents;
  * - Elastic Load Balancing: DescribeTargetHealth, RegisterTargets, DeregisterTargets;
- * - CloudWatch (monitoring): metrics sent with PutMetricData;
+ * - CloudWatch (monitoring): kept for API calls to CloudWatch (the metrics themselves are EMF log lines);
  * - CloudWatch Logs: anything that writes logs through the API from inside the VPC;
- * - STS: assuming roles (cross-account target groups).
+ * - STS: assuming roles (cross-account target groups);
+ * - EC2, only when a binding has an `eni` source: the diff function's DescribeNetworkInterfaces.
  * In a VPC, the resolve function asks the VPC's resolver, so private hosted zones and in-VPC names resolve.
  * https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html ("Internet and service access")
  */
@@ -20,7 +21,7 @@ export class VpcPlacement extends Construct {
   /** The endpoints created (empty with `createEndpoints: false`). */
   public readonly endpoints: (ec2.GatewayVpcEndpoint | ec2.InterfaceVpcEndpoint)[] = [];
 
-  constructor(scope: Construct, id: string, props: FunctionVpcPlacement) {
+  constructor(scope: Construct, id: string, props: FunctionVpcPlacement, options: { readonly ec2Endpoint?: boolean } = {}) {
     super(scope, id);
     this.vpc = props.vpc;
     this.subnets = props.subnets ?? {
@@ -42,6 +43,7 @@ export class VpcPlacement extends Construct {
         ['CloudWatch', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING],
         ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
         ['Sts', ec2.InterfaceVpcEndpointAwsService.STS],
+        ...(options.ec2Endpoint ? ([['Ec2', ec2.InterfaceVpcEndpointAwsService.EC2]] as [string, ec2.InterfaceVpcEndpointAwsService][]) : []),
       ];
       for (const [name, service] of services) {
         const endpoint = new ec2.InterfaceVpcEndpoint(this, name, {

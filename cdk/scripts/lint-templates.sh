@@ -31,7 +31,7 @@ trap 'rm -rf "$tmp"' EXIT
 code_dir="${ALBSYNC_CODE_DIR:-}"
 if [ -z "$code_dir" ]; then
   code_dir="$tmp/lambda"
-  for bin in albsync-resolve albsync-diff albsync-register albsync-deregister; do
+  for bin in albsync-resolve albsync-diff albsync-register albsync-deregister albsync-trigger; do
     mkdir -p "$code_dir/$bin"
     printf '#!/bin/sh\necho dummy %s\n' "$bin" > "$code_dir/$bin/bootstrap"
     chmod +x "$code_dir/$bin/bootstrap"
@@ -39,7 +39,7 @@ if [ -z "$code_dir" ]; then
   echo "lint-templates: using dummy bootstraps (set ALBSYNC_CODE_DIR to lint with the real build)"
 else
   code_dir="$(cd "$code_dir" && pwd)"
-  for bin in albsync-resolve albsync-diff albsync-register albsync-deregister; do
+  for bin in albsync-resolve albsync-diff albsync-register albsync-deregister albsync-trigger; do
     [ -f "$code_dir/$bin/bootstrap" ] || { echo "lint-templates: $code_dir/$bin/bootstrap missing" >&2; exit 1; }
   done
 fi

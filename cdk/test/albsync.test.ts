@@ -107,19 +107,9 @@ describe('least privilege', () => {
     Sid: 'DescribeTargetHealthHasNoResourceLevelPermission',
   };
 
-  test('resolve: own logs, X-Ray, PutMetricData in the namespace only', () => {
+  test('resolve: own logs and X-Ray only (metrics are EMF log lines, no PutMetricData)', () => {
     const f = sync.functions.resolve;
-    expect(statementsOfRole(t, roleOf(f))).toEqual([
-      ownLogs(f),
-      xray,
-      {
-        Action: 'cloudwatch:PutMetricData',
-        Condition: { StringEquals: { 'cloudwatch:namespace': 'AlbSync' } },
-        Effect: 'Allow',
-        Resource: '*',
-        Sid: 'PutMetricDataOwnNamespaceOnly',
-      },
-    ]);
+    expect(statementsOfRole(t, roleOf(f))).toEqual([ownLogs(f), xray]);
   });
 
   test('diff: describe, state documents under albsync/ only, list of its own bucket', () => {
@@ -263,8 +253,10 @@ describe('schedules', () => {
       allowedCidrs: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'],
       vpcCidrs: ['10.0.0.0/16'],
       family: 'ipv4',
-      lookup: { maxQueries: 200, settleQueries: 10, timeoutMs: 2000 },
+      lookup: { maxQueries: 200, settleQueries: 10, timeoutMs: 2000, mode: 'resolver', lookAgain: 1 },
       maxDeregistrationsPerRun: null,
+      // The schedule's one-minute interval.
+      slotSeconds: 60,
     });
     expect(inputs[1]).toMatchObject({ graceRuns: 5, allowedCidrs: ['10.1.0.0/16'], vpcCidrs: [], lookup: { maxQueries: 50, settleQueries: 10, timeoutMs: 2000 }, maxDeregistrationsPerRun: 2 });
   });

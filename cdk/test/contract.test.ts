@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AlbSync } from '../lib/albsync';
-import { BindingProps, executionInput, ResolvedBindingProps, validateBindings } from '../lib/binding';
+import { AddressFamily, BindingProps, executionInput, ResolvedBindingProps, validateBindings } from '../lib/binding';
 import { FunctionCode } from '../lib/code';
 import { BINDINGS, dummyCodeDir, testApp } from './helpers';
 
@@ -45,9 +45,20 @@ const REFUSED: [string, Partial<BindingProps>][] = [
   ['bad DNS name', { dnsName: 'not a name' }],
   ['a load balancer ARN as target group', { targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/1' }],
   ['CIDR with host bits', { vpcCidrs: ['10.0.0.1/16'] }],
-  ['IPv6 allowed block for ipv4', { allowedCidrs: ['fc00::/7'] }],
   ['empty allowedCidrs', { allowedCidrs: [] }],
   ['lookup.timeoutMs 10', { lookup: { timeoutMs: 10 } }],
+  ['lookup.timeoutMs 24501 (two queries and the margin exceed the resolve timeout)', { lookup: { timeoutMs: 24501 } }],
+  ['lookup.lookAgain 4', { lookup: { lookAgain: 4 } }],
+  ['lookup.mode unknown', { lookup: { mode: 'recursive' as any } }],
+  ['ipv6 without allowedCidrs', { family: AddressFamily.IPV6, vpcCidrs: [] }],
+  ['slotSeconds 0', { slotSeconds: 0 }],
+  ['slotSeconds 3601', { slotSeconds: 3601 }],
+  ['graceSeconds 0', { graceSeconds: 0 }],
+  ['graceSeconds 604801', { graceSeconds: 604801 }],
+  ['eni with neither ARN nor name and id', { eni: { loadBalancerName: 'web' } }],
+  ['eni ARN of a network load balancer', { eni: { loadBalancerArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/web/0123456789abcdef' } }],
+  ['eni id not hex', { eni: { loadBalancerName: 'web', loadBalancerId: 'xyz' } }],
+  ['eni name ending in a hyphen', { eni: { loadBalancerName: 'web-', loadBalancerId: '0123456789abcdef' } }],
   ['maxDeregistrationsPerRun 0', { maxDeregistrationsPerRun: 0 }],
 ];
 

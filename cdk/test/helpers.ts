@@ -103,7 +103,7 @@ export const asArray = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
  * - X-Ray: PutTraceSegments/PutTelemetryRecords/GetSampling* have no resource-level permission (tracing only).
  * - CloudWatch Logs delivery (state machine role only): Step Functions sets up vended log delivery with
  *   these account-level actions, which have no resource-level permission; CDK adds them for `logs`.
- * - PutMetricData: no resource-level permission; allowed only with the `cloudwatch:namespace` condition.
+ * - DescribeNetworkInterfaces (diff, bindings with an `eni` source): no resource-level permission.
  */
 export const WILDCARD_EXCEPTIONS: { why: string; actions: string[]; needsCondition?: string }[] = [
   { why: 'DescribeTargetHealth has no resource-level permission', actions: ['elasticloadbalancing:DescribeTargetHealth'] },
@@ -135,7 +135,7 @@ export const WILDCARD_EXCEPTIONS: { why: string; actions: string[]; needsConditi
       'ec2:UnassignPrivateIpAddresses',
     ],
   },
-  { why: 'PutMetricData is scoped by namespace condition', actions: ['cloudwatch:PutMetricData'], needsCondition: 'cloudwatch:namespace' },
+  { why: 'DescribeNetworkInterfaces has no resource-level permission', actions: ['ec2:DescribeNetworkInterfaces'] },
 ];
 
 /** Problems with `*` in a template's IAM statements: unexpected `*` resources and wildcard actions. */
