@@ -259,7 +259,7 @@ mod tests {
         let names: Vec<&str> = m.states.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(&names[..2], ["Resolve", "Diff"]);
         assert!(names.iter().position(|n| *n == "Decide") < names.iter().position(|n| *n == "CountGrace"), "{names:?}");
-        assert_eq!(names.len(), 25);
+        assert_eq!(names.len(), 27);
         let count = m.states.iter().find(|s| s.name == "CountGrace").expect("map");
         assert_eq!(count.kind, Kind::Map);
         let inner: Vec<&str> = count.children[0].states.iter().map(|s| s.name.as_str()).collect();

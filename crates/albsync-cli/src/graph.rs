@@ -477,7 +477,7 @@ mod tests {
     #[test]
     fn every_state_of_the_definition_is_a_node_and_iteration_states_are_grouped() {
         let g = albsync();
-        assert_eq!(g.nodes.len(), 25 + 3);
+        assert_eq!(g.nodes.len(), 27 + 3);
         let grace = g.nodes.iter().find(|n| n.id == "CountGrace/GraceReached").expect("iteration node");
         assert_eq!(grace.group.as_deref(), Some("CountGrace"));
         assert_eq!(g.groups.len(), 1);
