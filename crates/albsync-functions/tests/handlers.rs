@@ -37,6 +37,8 @@ struct World {
     deregister: deregister::Deps<ElbTargetGroup, S3StateStore>,
     /// The binding's `eni` field; `None`: DNS only.
     eni: Option<Value>,
+    /// This world's ALB id (16 hex digits), unique within the shared moto.
+    alb_id: String,
     /// The unix second of the last run: with `slotSeconds: 1`, each run waits for a second of its own.
     last_run: Mutex<u64>,
     grace_runs: u32,
@@ -109,6 +111,7 @@ impl World {
             tg_arn,
             bucket,
             eni: None,
+            alb_id: format!("{:0>16}", Moto::unique("a").replace('-', "")),
         }
     }
 
@@ -124,7 +127,9 @@ impl World {
         b
     }
 
+    /// DNS answers `ips` for the name and for `all.<name>`, as an ALB's zone does (the resolver asks both).
     fn answer(&self, ips: &[u8]) {
+        self.dns.set("alb.test", Record::a(ips.iter().map(|i| ip(*i))));
         self.dns.set("all.alb.test", Record::a(ips.iter().map(|i| ip(*i))));
     }
 
@@ -550,9 +555,9 @@ struct Interfaces {
     instance: String,
     next_device: i32,
     ids: std::collections::BTreeMap<u8, String>,
+    /// `ELB app/web/<the world's ALB id>`: the tests share one moto, so each ALB has an id of its own.
+    description: String,
 }
-
-const ALB_DESCRIPTION: &str = "ELB app/web/50dc6c495c0c9188";
 
 impl Interfaces {
     async fn new(w: &World) -> Interfaces {
@@ -563,7 +568,8 @@ impl Interfaces {
         let subnet = subnet.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_owned();
         let run = ec2.run_instances().image_id("ami-12c6146b").min_count(1).max_count(1).subnet_id(&subnet).send();
         let instance = run.await.expect("instance").instances()[0].instance_id().expect("instance id").to_owned();
-        Interfaces { ec2, subnet, instance, next_device: 1, ids: Default::default() }
+        let description = format!("ELB app/web/{}", w.alb_id);
+        Interfaces { ec2, subnet, instance, next_device: 1, ids: Default::default(), description }
     }
 
     /// A node's interface appears, in use, with address 10.0.1.<last>.
@@ -572,7 +578,7 @@ impl Interfaces {
             .ec2
             .create_network_interface()
             .subnet_id(&self.subnet)
-            .description(ALB_DESCRIPTION)
+            .description(&self.description)
             .private_ip_address(ip(last).to_string())
             .send()
             .await
@@ -594,22 +600,22 @@ impl Interfaces {
     }
 }
 
-fn eni_source(early: bool) -> Value {
-    json!({"loadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188",
-           "registerEarly": early})
+fn eni_source(w: &World, early: bool) -> Value {
+    let arn = format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/{}", w.alb_id);
+    json!({"loadBalancerArn": arn, "registerEarly": early})
 }
 
 #[tokio::test]
 async fn eni_source_refuses_an_answered_address_that_is_on_no_interface() {
     let mut w = World::new().await;
-    w.eni = Some(eni_source(true));
+    w.eni = Some(eni_source(&w, true));
     let mut interfaces = Interfaces::new(&w).await;
     interfaces.add(1).await;
     w.answer(&[1, 9]);
     let err = w.run("e1").await.expect_err("9 is not the ALB's");
     assert_eq!(err.error_type, "Albsync.NotAnInterfaceAddress");
     assert!(
-        err.error_message.contains("10.0.1.9") && err.error_message.contains(ALB_DESCRIPTION),
+        err.error_message.contains("10.0.1.9") && err.error_message.contains(&format!("ELB app/web/{}", w.alb_id)),
         "{}",
         err.error_message
     );
@@ -620,7 +626,7 @@ async fn eni_source_refuses_an_answered_address_that_is_on_no_interface() {
 #[tokio::test]
 async fn eni_source_never_counts_an_in_use_interface_that_dns_no_longer_answers() {
     let mut w = World::new().await;
-    w.eni = Some(eni_source(true));
+    w.eni = Some(eni_source(&w, true));
     let mut interfaces = Interfaces::new(&w).await;
     interfaces.add(1).await;
     interfaces.add(2).await;
@@ -633,16 +639,20 @@ async fn eni_source_never_counts_an_in_use_interface_that_dns_no_longer_answers(
         assert!(plan.plan.missing.is_empty(), "run {run} counts 2: {:?}", plan.plan);
         assert_eq!(w.registered().await, ips(&[1, 2]), "run {run}");
     }
-    // Now the interface goes: 2 expires in the very next run, without the rest of the grace.
+    // Now the interface goes: 2 needs no more looks, only the time grace (graceSeconds 1 here), so it is
+    // counted at the grace in the next run and removed in the one after, a slot later.
     interfaces.remove(2).await;
-    w.run("e7").await.expect("interface gone");
+    let plan = w.run("e7").await.expect("interface gone");
+    assert_eq!(plan.plan.missing.iter().map(|m| m.ip).collect::<Vec<_>>(), ips(&[2]), "{:?}", plan.plan);
+    assert_eq!(w.registered().await, ips(&[1, 2]), "first missed just now: the time grace holds it");
+    w.run("e8").await.expect("time grace over");
     assert_eq!(w.registered().await, ips(&[1]));
 }
 
 #[tokio::test]
 async fn eni_source_registers_a_new_interface_before_dns_only_when_asked() {
     let mut w = World::new().await;
-    w.eni = Some(eni_source(false));
+    w.eni = Some(eni_source(&w, false));
     let mut interfaces = Interfaces::new(&w).await;
     interfaces.add(1).await;
     w.answer(&[1]);
@@ -651,7 +661,7 @@ async fn eni_source_registers_a_new_interface_before_dns_only_when_asked() {
     let plan = w.run("e2").await.expect("new interface, option off");
     assert!(plan.plan.noop, "{:?}", plan.plan);
     assert_eq!(w.registered().await, ips(&[1]));
-    w.eni = Some(eni_source(true));
+    w.eni = Some(eni_source(&w, true));
     w.run("e3").await.expect("new interface, option on");
     assert_eq!(w.registered().await, ips(&[1, 3]), "registered before DNS answers it");
     // DNS catches up: nothing more to do, and nothing was counted meanwhile.
@@ -693,6 +703,7 @@ async fn a_second_binding_on_the_same_target_group_and_port_is_refused_and_chang
     let record: Value = serde_json::from_slice(&owner.bytes).expect("json");
     assert_eq!((record["binding"].as_str(), record["dnsName"].as_str()), (Some("web"), Some("alb.test")));
 
+    w.dns.set("other.test", Record::a([ip(7)]));
     w.dns.set("all.other.test", Record::a([ip(7)]));
     // Another DNS name (a state document of its own), the same DNS name under another name (the owner's
     // state document), and the owner's name on another DNS name.
@@ -710,7 +721,9 @@ async fn a_second_binding_on_the_same_target_group_and_port_is_refused_and_chang
     assert_eq!(w.state().await.expect("state").etag, state.etag, "the owner's state document untouched");
     let after = w.diff.store.read(&owner_key(&w)).await.expect("read").expect("record");
     assert_eq!(after.etag, owner.etag, "the ownership record untouched");
-    let other_key = format!("{PREFIX}other.test/web-{}/443.json", w.tg_arn.rsplit('/').next().expect("id"));
+    let mut arn = w.tg_arn.rsplit('/');
+    let (id, tg_name) = (arn.next().expect("id"), arn.next().expect("name"));
+    let other_key = format!("{PREFIX}other.test/{tg_name}-{id}/443.json");
     assert_eq!(w.diff.store.read(&other_key).await.expect("read"), None, "no state document for the refused one");
 
     w.answer(&[1, 2, 3]);
@@ -722,6 +735,7 @@ async fn a_second_binding_on_the_same_target_group_and_port_is_refused_and_chang
 async fn of_two_bindings_starting_together_on_one_target_group_and_port_exactly_one_claims_it() {
     let w = World::new().await;
     w.answer(&[1]);
+    w.dns.set("other.test", Record::a([ip(7)]));
     w.dns.set("all.other.test", Record::a([ip(7)]));
     let (web, api) = (w.binding(), binding_as(&w, "api", "other.test"));
     let (a, b) = tokio::join!(plan_as(&w, &w.diff, &web), plan_as(&w, &w.diff, &api));
