@@ -102,6 +102,24 @@ pub struct DiffConfig {
 impl DiffConfig {
     /// Reads `ALBSYNC_STATE_BUCKET`, `ALBSYNC_STATE_PREFIX` and the metric settings.
     pub fn from_env(env: &impl Env) -> Result<DiffConfig, ConfigError> {
+        let StateConfig { bucket, prefix } = StateConfig::from_env(env)?;
+        let metrics = MetricsConfig::from_env(env)?;
+        Ok(DiffConfig { bucket, prefix, metrics })
+    }
+}
+
+/// Configuration of the deregister function: where the state documents are (it writes no metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateConfig {
+    /// Bucket of the state documents.
+    pub bucket: String,
+    /// Key prefix of the state documents.
+    pub prefix: String,
+}
+
+impl StateConfig {
+    /// Reads `ALBSYNC_STATE_BUCKET` and `ALBSYNC_STATE_PREFIX`.
+    pub fn from_env(env: &impl Env) -> Result<StateConfig, ConfigError> {
         let bucket = required(env, "ALBSYNC_STATE_BUCKET")?;
         let bucket_ok = (3..=63).contains(&bucket.len())
             && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
@@ -116,8 +134,7 @@ impl DiffConfig {
         if !(prefix.is_empty() || prefix.ends_with('/')) || prefix.starts_with('/') {
             return Err(ConfigError { variable, problem: format!("{prefix:?} must end with / and not start with /") });
         }
-        let metrics = MetricsConfig::from_env(env)?;
-        Ok(DiffConfig { bucket, prefix, metrics })
+        Ok(StateConfig { bucket, prefix })
     }
 }
 

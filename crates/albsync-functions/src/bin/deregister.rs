@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use albsync_aws::{Clients, ElbTargetGroup, S3StateStore, load_sdk_config};
-use albsync_functions::config::{DiffConfig, ProcessEnv};
+use albsync_functions::config::{ProcessEnv, StateConfig};
 use albsync_functions::handlers::deregister::{Deps, handle};
 use albsync_functions::startup::{config_failure, finish, init_tracing};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -13,7 +13,7 @@ const NAME: &str = "albsync-deregister";
 #[tokio::main]
 async fn main() -> ExitCode {
     init_tracing();
-    let config = match DiffConfig::from_env(&ProcessEnv) {
+    let config = match StateConfig::from_env(&ProcessEnv) {
         Ok(c) => c,
         Err(e) => return config_failure(NAME, e),
     };
