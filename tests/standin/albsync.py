@@ -187,9 +187,14 @@ class AlbsyncStack:
         return Run(arn=arn, status=desc["status"], output=output, error=desc.get("error"), history=history)
 
     def run(self, binding: dict[str, Any] | None = None, timeout: float = 120.0) -> Run:
-        """One execution, in a schedule slot of its own (see `next_slot`)."""
-        self.next_slot(binding)
-        return self.wait(self.start_run(binding), timeout)
+        """One execution, in a schedule slot of its own (see `next_slot`). The slot is taken when the run has
+        ended: on a busy machine its Diff can run in a later second than its start, and the next run must not
+        share that second."""
+        b = binding or self.binding()
+        self.next_slot(b)
+        run = self.wait(self.start_run(b), timeout)
+        self._last_start[self._slot_key(b)] = int(time.time()) // int(b.get("slotSeconds", 60))
+        return run
 
     def target_states(self, binding: dict[str, Any] | None = None) -> dict[str, str]:
         """Every target of the binding's target group with its state (initial, healthy, draining, ...)."""
