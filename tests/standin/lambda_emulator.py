@@ -766,26 +766,34 @@ class LambdaEmulator:
     def _forward(self, h: _Handler) -> None:
         """Relays a non-Lambda request to moto unchanged (aws-sdk / service integrations of the interpreter)."""
         body = _read_body(h, limit=1 << 62)
-        target = urllib.parse.urlsplit(self.forward_to)
-        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
         try:
-            headers = {k: v for k, v in h.headers.items()
-                       if k.lower() not in ("transfer-encoding", "connection", "content-length")}
-            conn.request(h.command, h.path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            h.send_response(resp.status, resp.reason)
-            for k, v in resp.getheaders():
-                if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
-                    h.send_header(k, v)
-            h.send_header("Content-Length", str(len(data)))
-            h.end_headers()
-            if h.command != "HEAD":
-                h.wfile.write(data)
+            relay(h, self.forward_to, body)
         except OSError as e:
             h._send_json(502, {"message": f"stand-in could not reach moto at {self.forward_to}: {e}"})
-        finally:
-            conn.close()
+
+
+def relay(h: http.server.BaseHTTPRequestHandler, base_url: str, body: bytes) -> None:
+    """Sends the request `h` is serving, with `body`, to `base_url` and writes the answer back unchanged (hop
+    headers aside). Raises OSError when `base_url` cannot be reached; the caller answers that in its own words.
+    One relay for the Lambda emulator and the strict ELB front, both of which sit in front of moto."""
+    target = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+    try:
+        headers = {k: v for k, v in h.headers.items()
+                   if k.lower() not in ("transfer-encoding", "connection", "content-length")}
+        conn.request(h.command, h.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        h.send_response(resp.status, resp.reason)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
+    finally:
+        conn.close()
 
 
 class TooManyRequests(Exception):

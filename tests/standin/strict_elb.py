@@ -24,7 +24,6 @@ Use: `StrictElb(moto_endpoint).start()`; `front.endpoint` is the URL for AWS_END
 
 from __future__ import annotations
 
-import http.client
 import http.server
 import ipaddress
 import threading
@@ -34,6 +33,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
+
+from .lambda_emulator import relay
 
 NS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 TARGET_ACTIONS = ("RegisterTargets", "DeregisterTargets", "DescribeTargetHealth")
@@ -281,30 +282,14 @@ class StrictElb:
         h.wfile.write(data)
 
     def _forward(self, h: http.server.BaseHTTPRequestHandler, body: bytes) -> None:
-        target = urllib.parse.urlsplit(self.moto_endpoint)
-        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
         try:
-            headers = {k: v for k, v in h.headers.items()
-                       if k.lower() not in ("transfer-encoding", "connection", "content-length")}
-            conn.request(h.command, h.path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            h.send_response(resp.status, resp.reason)
-            for k, v in resp.getheaders():
-                if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
-                    h.send_header(k, v)
-            h.send_header("Content-Length", str(len(data)))
-            h.end_headers()
-            if h.command != "HEAD":
-                h.wfile.write(data)
+            relay(h, self.moto_endpoint, body)
         except OSError as e:
             data = f"strict ELB front could not reach moto at {self.moto_endpoint}: {e}".encode()
             h.send_response(502)
             h.send_header("Content-Length", str(len(data)))
             h.end_headers()
             h.wfile.write(data)
-        finally:
-            conn.close()
 
 
 __all__ = ["StrictElb", "ElbError"]
