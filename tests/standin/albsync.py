@@ -187,9 +187,8 @@ class AlbsyncStack:
         return Run(arn=arn, status=desc["status"], output=output, error=desc.get("error"), history=history)
 
     def run(self, binding: dict[str, Any] | None = None, timeout: float = 120.0) -> Run:
-        """One execution, in a schedule slot of its own (see `next_slot`). The slot is taken when the run has
-        ended: on a busy machine its Diff can run in a later second than its start, and the next run must not
-        share that second."""
+        """One execution, in a schedule slot of its own (see `next_slot`). A run counts in the slot it started
+        in; the next one waits for the slot after the one this run ended in, which is at least as late."""
         b = binding or self.binding()
         self.next_slot(b)
         run = self.wait(self.start_run(b), timeout)

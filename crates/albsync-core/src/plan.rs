@@ -197,6 +197,19 @@ pub fn plan(
     }
 }
 
+impl Plan {
+    /// Counts this plan's look in the schedule slot of `started` (unix seconds), the execution's start,
+    /// rather than of the moment the plan was made. Duplicate executions of one scheduled invocation (EventBridge
+    /// Scheduler delivers at least once) start moments apart, but their Diffs can run seconds apart (cold
+    /// starts, retries): keyed by the start they share a slot, and one look is counted once.
+    #[must_use]
+    pub fn in_slot_of(mut self, started: u64, slot_seconds: u32, state: Option<&StateDocument>) -> Plan {
+        self.slot = started / u64::from(slot_seconds.max(1));
+        (self.slot_counted, self.carried, self.counted_slot) = slot_fields(&self.missing, self.slot, state);
+        self
+    }
+}
+
 /// Splits two ascending sequences into (only in `a`, in both, only in `b`), in one pass.
 fn merge<'a>(
     a: impl Iterator<Item = &'a IpAddr>,
@@ -411,6 +424,42 @@ mod tests {
         let next = super::plan(&b, &complete(&[4]), &reg(&[1, 2], b.port, HealthState::Healthy), Some(&doc), T0 + 60);
         assert!(!next.slot_counted && count_grace(&next)[0].expired, "the next slot counts again");
         assert_eq!(next.counted_slot, Some(T0 / 60 + 1));
+    }
+
+    #[test]
+    fn a_duplicate_whose_plan_runs_in_the_next_slot_counts_in_the_slot_it_started_in() {
+        let b = binding();
+        let mut doc = state(&[], &[(1, 2)]);
+        doc.first_missed = [(ip(1), rfc3339_utc(0))].into_iter().collect();
+        doc.counted_slot = Some(T0 / 60);
+        let registered = reg(&[1, 2], b.port, HealthState::Healthy);
+        // Started in the counted slot, planned a minute later (a cold start, retries): still that slot's look.
+        let late = super::plan(&b, &complete(&[2]), &registered, Some(&doc), T0 + 61);
+        assert!(!late.slot_counted, "by its plan time alone it would count again");
+        let late = late.in_slot_of(T0 + 1, b.slot_seconds, Some(&doc));
+        assert!(late.slot_counted && late.slot == T0 / 60);
+        assert_eq!(count_grace(&late)[0].misses, 2, "carried, not counted twice");
+        assert_eq!(late.counted_slot, Some(T0 / 60));
+        let next = super::plan(&b, &complete(&[2]), &registered, Some(&doc), T0 + 61).in_slot_of(
+            T0 + 60,
+            b.slot_seconds,
+            Some(&doc),
+        );
+        assert!(!next.slot_counted && count_grace(&next)[0].misses == 3, "a run started in the next slot counts");
+    }
+
+    proptest! {
+        #[test]
+        fn keying_a_plan_by_the_time_it_was_made_changes_nothing(
+            now in T0..T0 + 100_000, counted in proptest::option::of(T0 / 60..T0 / 60 + 2_000),
+        ) {
+            let b = binding();
+            let mut doc = state(&[], &[(1, 1)]);
+            doc.counted_slot = counted;
+            let registered = reg(&[1, 2], b.port, HealthState::Healthy);
+            let p = super::plan(&b, &complete(&[2]), &registered, Some(&doc), now);
+            prop_assert_eq!(p.clone().in_slot_of(now, b.slot_seconds, Some(&doc)), p);
+        }
     }
 
     #[test]

@@ -197,6 +197,12 @@ impl World {
         Ok(serde_json::from_value(out).expect("plan result"))
     }
 
+    /// A plan as Diff makes it inside an execution that started at `started_at` (`$$.Execution.StartTime`).
+    async fn plan_started(&self, resolved: &Resolved, started_at: &str) -> Result<PlanResult, Diagnostic> {
+        let event = json!({"op": "plan", "binding": self.binding(), "resolved": resolved, "startedAt": started_at});
+        Ok(serde_json::from_value(diff::handle(&self.diff, event).await?).expect("plan result"))
+    }
+
     /// The state document's key: `<prefix><dnsName>/<target group name>-<id>/<port>.json`.
     fn state_key(&self) -> String {
         let mut parts = self.tg_arn.rsplit('/');
@@ -367,6 +373,28 @@ async fn duplicate_executions_in_one_slot_count_once() {
     let misses = doc["pending"]["10.0.1.3"].as_u64().expect("3 pending");
     assert_eq!(misses, slots.len() as u64, "one count per slot, not per execution");
     assert!(w.registered().await.contains(&IpAddr::V4(ip(3))), "grace of 10 looks: still registered");
+}
+
+#[tokio::test]
+async fn a_duplicate_planned_seconds_later_counts_in_the_slot_its_execution_started_in() {
+    let mut w = World::new().await;
+    w.grace_runs = 10;
+    w.answer(&[1, 2, 3]);
+    w.run("e1").await.expect("first run");
+    w.answer(&[1, 2]);
+    w.next_slot().await;
+    let started = albsync_core::state::rfc3339_utc(unix_now());
+    let resolved: Resolved = resolve::handle(&w.resolve, json!({ "binding": w.binding() })).await.expect("resolve");
+    let first = w.plan_started(&resolved, &started).await.expect("plan");
+    assert!(!first.plan.slot_counted);
+    w.save(&first, "dup-a").await.expect("save");
+    w.next_slot().await; // the duplicate's Diff runs in a later second than its start (cold start, retries)
+    let late = w.plan_started(&resolved, &started).await.expect("plan");
+    assert!(late.plan.slot_counted, "the duplicate's look was counted by the first: it carries");
+    assert_eq!(count_grace(&late.plan)[0].misses, 1);
+    let err = w.plan_started(&resolved, "yesterday").await.expect_err("an unreadable start is bad input");
+    assert_eq!(err.error_type, "Albsync.InvalidInput");
+    assert!(err.error_message.contains("startedAt"), "{}", err.error_message);
 }
 
 /// A state store whose write commits and then reports a lost condition, as an SDK retry does when its

@@ -68,6 +68,7 @@ async fn plan_run<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
     request: PlanRequest,
 ) -> Result<PlanResult, FunctionError> {
     let waiting = within_settle_window(&request);
+    let started = started_secs(&request)?;
     let PlanRequest { binding, resolved, .. } = request;
     check_allowed(&binding, &resolved.addresses)?;
     let key = StateDocument::key(&deps.prefix, &binding);
@@ -91,7 +92,14 @@ async fn plan_run<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
         Some(doc) if doc.binding != binding.name => claim_ownership(deps, &binding).await?,
         Some(_) => {}
     }
-    let plan = plan(&binding, &resolved, &registered, state.as_ref(), unix_now());
+    let now = unix_now();
+    let plan = plan(&binding, &resolved, &registered, state.as_ref(), now);
+    // The look belongs to the slot the execution started in; a start ahead of this clock takes the earlier
+    // slot, which may already be counted (never count early).
+    let plan = match started {
+        Some(started) => plan.in_slot_of(started.min(now), binding.slot_seconds, state.as_ref()),
+        None => plan,
+    };
     // Someone else's targets on our port: never a reason to fail the run, never ours to remove; named here,
     // in the plan result and by `albsync status`.
     for t in &plan.foreign {
@@ -129,6 +137,17 @@ async fn plan_run<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
         }
     }
     Ok(PlanResult { plan, etag })
+}
+
+/// The execution's start (`startedAt`, `$$.Execution.StartTime`) in unix seconds. Absent for a plan made
+/// outside a run (the CLI's preview); present but unreadable is bad input, not a reason to guess a slot.
+fn started_secs(request: &PlanRequest) -> Result<Option<u64>, FunctionError> {
+    let Some(text) = request.started_at.as_deref() else { return Ok(None) };
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .and_then(|t| u64::try_from(t.timestamp()).ok())
+        .map(Some)
+        .ok_or_else(|| FunctionError::InvalidInput(format!("startedAt {text:?} is not an RFC 3339 time after 1970")))
 }
 
 /// Whether this plan belongs to a run after an interface creation that is still in its settle window. An
