@@ -19,7 +19,7 @@ import sys
 import time
 from collections import Counter
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
 
 from standin.albsync import AlbsyncStack  # noqa: E402
 from standin.stack import REPO_ROOT  # noqa: E402

@@ -26,7 +26,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
 
 from standin.albsync import AlbsyncStack, addresses  # noqa: E402
 

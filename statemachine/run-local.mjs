@@ -3,7 +3,7 @@
 //   {"status": "SUCCEEDED" | "FAILED", "output": ..., "error": ..., "cause": ..., "path": [state names entered]}
 // Usage: node run-local.mjs DEFINITION_FILE INPUT_JSON CONTEXT_JSON
 // Lambda Task states call the Invoke API at AWS_ENDPOINT_URL_LAMBDA (the stand-in's Lambda emulator).
-// Retry pauses are shortened to 50 ms per state, as the moto runs shorten them (tests/standin fast_retries).
+// Retry pauses are shortened to 50 ms per state, as the moto runs shorten them (testing/standin fast_retries).
 import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 

@@ -1,4 +1,4 @@
-"""End-to-end tests against the local AWS stand-in (tests/standin). Run with the venv of scripts/setup-python.sh:
+"""End-to-end tests against the local AWS stand-in (testing/standin). Run with the venv of scripts/setup-python.sh:
 
     scripts/setup-python.sh && .tools/venv/bin/python -m pytest tests/e2e
 
@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-TESTS_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-if TESTS_DIR not in sys.path:
-    sys.path.insert(0, TESTS_DIR)  # makes `import standin` work
+TESTING_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "testing"))
+if TESTING_DIR not in sys.path:
+    sys.path.insert(0, TESTING_DIR)  # makes `import standin` work (test support lives in testing/)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
-"""Self-test of the local AWS stand-in (tests/standin), WITHOUT the Rust functions: a Python fake Lambda
-(tests/standin/fake_function.py) runs behind our Lambda emulator and moto's Step Functions call it.
+"""Self-test of the local AWS stand-in (testing/standin), WITHOUT the Rust functions: a Python fake Lambda
+(testing/standin/fake_function.py) runs behind our Lambda emulator and moto's Step Functions call it.
 
 If `test_state_machine_task_reaches_the_emulator` fails after a moto upgrade, the plumbing itself is broken:
-read tests/standin/stack.py (module docstring) and tests/standin/MOTO-NOTES.md before touching anything else.
+read testing/standin/stack.py (module docstring) and testing/standin/MOTO-NOTES.md before touching anything else.
 
 The fake functions run on the session's stand-in (`st` in conftest.py: one moto for the whole run). Timing
 assertions are lower bounds or come from the functions' own clocks, so a busy machine makes these tests slower,
@@ -30,7 +30,7 @@ from standin.stack import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(120)
 
-FAKE = os.path.join(REPO_ROOT, "tests", "standin", "fake_function.py")
+FAKE = os.path.join(REPO_ROOT, "testing", "standin", "fake_function.py")
 ECHO_ARN = "arn:aws:lambda:us-east-1:123456789012:function:echo"
 
 # Inline definition: a Lambda Task retried on one custom error name, everything else caught into a Fail state.
@@ -107,7 +107,7 @@ def test_state_machine_task_reaches_the_emulator(stack):
     assert done["status"] == "SUCCEEDED" and calls, (
         "moto's Step Functions did not route the Lambda Task to the emulator on MOTO_PORT "
         f"(status {done['status']}, error {done.get('error')}: {done.get('cause')}); "
-        f"see {stack.log_dir}/moto.log and tests/standin/MOTO-NOTES.md")
+        f"see {stack.log_dir}/moto.log and testing/standin/MOTO-NOTES.md")
     assert json.loads(done["output"]) == {"marker": marker}
     assert calls[-1].outcome == "ok"
 
@@ -338,7 +338,7 @@ def test_zone_file_is_written_atomically(tmp_path):
 
 
 def _start_cli(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.path.join(REPO_ROOT, "tests")}
+    env = {**os.environ, "PYTHONPATH": os.path.join(REPO_ROOT, "testing")}
     proc = subprocess.Popen([sys.executable, "-m", "standin", "--run-dir", str(tmp_path), "--fake", "f",
                              "--invoke", "f"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
                             start_new_session=True)

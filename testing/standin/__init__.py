@@ -1,7 +1,7 @@
 """Local AWS stand-in for albsync's end-to-end tests and demo: moto server (S3, ELBv2, EC2, CloudWatch, Step
 Functions with real execution), our own Lambda emulator running real processes, and the test DNS server.
 
-    import sys; sys.path.insert(0, "<repo>/tests")
+    import sys; sys.path.insert(0, "<repo>/testing")
     from standin import Standin, Zone
 """
 
