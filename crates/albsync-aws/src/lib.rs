@@ -21,7 +21,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 pub use emf::EmfMetrics;
 pub use error::{AwsError, AwsErrorKind, classify};
-pub use interfaces::{Ec2NetworkInterfaces, NetworkInterfaces};
+pub use interfaces::{Ec2NetworkInterfaces, Ec2SetupError, NetworkInterfaces};
 
 /// The target group operations albsync uses.
 pub trait TargetGroup {
@@ -87,8 +87,6 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     /// S3.
     pub s3: aws_sdk_s3::Client,
-    /// EC2 (the ALB's network interfaces).
-    pub ec2: aws_sdk_ec2::Client,
     /// Step Functions (the trigger's StartExecution).
     pub sfn: aws_sdk_sfn::Client,
 }
@@ -103,7 +101,6 @@ impl Clients {
         Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            ec2: aws_sdk_ec2::Client::new(config),
             sfn: aws_sdk_sfn::Client::new(config),
         }
     }

@@ -27,6 +27,8 @@ const PREFIX: &str = "albsync/";
 struct World {
     dns: TestDns,
     clients: Clients,
+    /// The EC2 interface reader the diff uses, for tests that build a diff of their own.
+    ec2: albsync_aws::Ec2NetworkInterfaces,
     tg_arn: String,
     bucket: String,
     /// Every line the functions' metrics wrote, as stdout would hold them.
@@ -78,10 +80,9 @@ impl Log {
 impl World {
     async fn new() -> World {
         let moto = Moto::shared();
-        let clients = Clients::new(&moto.sdk_config().await);
-        // moto's first EC2 request imports its EC2 backend (seconds of CPU on a busy machine): make it through
-        // the SDK, whose timeouts and retries absorb it, before the helper's plain request.
-        clients.ec2.describe_vpcs().send().await.expect("EC2 warm-up");
+        let sdk = moto.sdk_config().await;
+        let clients = Clients::new(&sdk);
+        let ec2 = albsync_aws::Ec2NetworkInterfaces::new(&sdk).expect("EC2 reader");
         let tg_arn = moto.create_ip_target_group(&Moto::unique("web"), 443);
         let bucket = Moto::unique("state");
         clients.s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
@@ -95,7 +96,7 @@ impl World {
                 store: S3StateStore::new(clients.s3.clone(), &bucket),
                 prefix: PREFIX.to_owned(),
                 metrics: Box::new(metrics()),
-                interfaces: albsync_aws::Ec2NetworkInterfaces::new(clients.ec2.clone()),
+                interfaces: ec2.clone(),
             },
             log,
             register: register::Deps { targets: ElbTargetGroup::new(clients.elb.clone()) },
@@ -108,6 +109,7 @@ impl World {
             grace_runs: 2,
             dns,
             clients,
+            ec2,
             tg_arn,
             bucket,
             eni: None,
@@ -423,7 +425,7 @@ async fn a_save_whose_first_attempt_committed_is_not_superseded() {
         store: CommitsThenConflicts(S3StateStore::new(w.clients.s3.clone(), &w.bucket)),
         prefix: PREFIX.to_owned(),
         metrics: Box::new(EmfMetrics::new("AlbSync", "albsync-test", w.log.clone()).expect("metric settings")),
-        interfaces: albsync_aws::Ec2NetworkInterfaces::new(w.clients.ec2.clone()),
+        interfaces: w.ec2.clone(),
     };
     let save = |who: &str| {
         json!({"op": "save", "binding": w.binding(), "etag": plan.etag, "active": plan.plan.active,
@@ -578,53 +580,39 @@ async fn every_run_writes_emf_lines_with_the_in_sync_figures() {
 
 /// An ALB's interfaces in moto's EC2: attached to an instance, which makes them `in-use` as an ALB node's are.
 struct Interfaces {
-    ec2: aws_sdk_ec2::Client,
     subnet: String,
     instance: String,
-    next_device: i32,
-    ids: std::collections::BTreeMap<u8, String>,
+    next_device: u32,
+    /// Interface and attachment id per address.
+    ids: std::collections::BTreeMap<u8, (String, String)>,
     /// `ELB app/web/<the world's ALB id>`: the tests share one moto, so each ALB has an id of its own.
     description: String,
 }
 
 impl Interfaces {
     async fn new(w: &World) -> Interfaces {
-        let ec2 = w.clients.ec2.clone();
-        let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.expect("vpc");
-        let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_owned();
-        let subnet = ec2.create_subnet().vpc_id(&vpc).cidr_block("10.0.1.0/24").send().await.expect("subnet");
-        let subnet = subnet.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_owned();
-        let run = ec2.run_instances().image_id("ami-12c6146b").min_count(1).max_count(1).subnet_id(&subnet).send();
-        let instance = run.await.expect("instance").instances()[0].instance_id().expect("instance id").to_owned();
+        let moto = Moto::shared();
+        let vpc = moto.create_vpc("10.0.0.0/16");
+        let subnet = moto.create_subnet(&vpc, "10.0.1.0/24");
+        let instance = moto.run_instance(&subnet);
         let description = format!("ELB app/web/{}", w.alb_id);
-        Interfaces { ec2, subnet, instance, next_device: 1, ids: Default::default(), description }
+        Interfaces { subnet, instance, next_device: 1, ids: Default::default(), description }
     }
 
     /// A node's interface appears, in use, with address 10.0.1.<last>.
     async fn add(&mut self, last: u8) {
-        let out = self
-            .ec2
-            .create_network_interface()
-            .subnet_id(&self.subnet)
-            .description(&self.description)
-            .private_ip_address(ip(last).to_string())
-            .send()
-            .await
-            .expect("create interface");
-        let id = out.network_interface().and_then(|n| n.network_interface_id()).expect("id").to_owned();
-        let attach = self.ec2.attach_network_interface().network_interface_id(&id).instance_id(&self.instance);
-        attach.device_index(self.next_device).send().await.expect("attach");
+        let moto = Moto::shared();
+        let id = moto.create_network_interface(&self.subnet, &self.description, &ip(last).to_string());
+        let attachment = moto.attach_network_interface(&id, &self.instance, self.next_device);
         self.next_device += 1;
-        self.ids.insert(last, id);
+        self.ids.insert(last, (id, attachment));
     }
 
     /// The node is gone: its interface is detached and deleted.
     async fn remove(&mut self, last: u8) {
-        let id = self.ids.remove(&last).expect("known interface");
-        let found = self.ec2.describe_network_interfaces().network_interface_ids(&id).send().await.expect("describe");
-        let attachment = found.network_interfaces()[0].attachment().and_then(|a| a.attachment_id()).expect("attached");
-        self.ec2.detach_network_interface().attachment_id(attachment).send().await.expect("detach");
-        self.ec2.delete_network_interface().network_interface_id(&id).send().await.expect("delete");
+        let (id, attachment) = self.ids.remove(&last).expect("known interface");
+        Moto::shared().detach_network_interface(&attachment);
+        Moto::shared().delete_network_interface(&id);
     }
 }
 
@@ -801,7 +789,7 @@ async fn a_plan_with_a_state_document_of_its_own_binding_spends_no_call_on_owner
         store: Counting(S3StateStore::new(w.clients.s3.clone(), &w.bucket), Default::default()),
         prefix: PREFIX.to_owned(),
         metrics: Box::new(EmfMetrics::new("AlbSync", "albsync-test", w.log.clone()).expect("metric settings")),
-        interfaces: albsync_aws::Ec2NetworkInterfaces::new(w.clients.ec2.clone()),
+        interfaces: w.ec2.clone(),
     };
     plan_as(&w, &deps, &w.binding()).await.expect("steady plan");
     assert_eq!(deps.store.1.load(std::sync::atomic::Ordering::SeqCst), 1, "only the state document is read");

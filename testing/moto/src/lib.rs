@@ -173,6 +173,63 @@ impl Moto {
         }
     }
 
+    /// One EC2 Query request (`Action` plus `params`); the answer's XML. Anything but HTTP 200 panics with the
+    /// answer. albsync reads EC2 without aws-sdk-ec2, and the tests set EC2 up without it too.
+    pub fn ec2(&self, action: &str, params: &[(&str, &str)]) -> String {
+        let mut body = format!("Action={action}&Version=2016-11-15");
+        for (k, v) in params {
+            body.push_str(&format!("&{}={}", form_encode(k), form_encode(v)));
+        }
+        let (status, text) = self.post(action, "/", "application/x-www-form-urlencoded", Some("ec2"), &body);
+        if status != 200 {
+            panic!("{action} answered {status}: {text}");
+        }
+        text
+    }
+
+    /// The text of `tag` in the answer to an EC2 request, or a panic naming both.
+    fn ec2_id(&self, action: &str, params: &[(&str, &str)], tag: &str) -> String {
+        let text = self.ec2(action, params);
+        match xml_text(&text, tag) {
+            Some(id) => id.to_owned(),
+            None => panic!("{action} answered without <{tag}>: {text}"),
+        }
+    }
+
+    /// Creates a subnet; returns its id.
+    pub fn create_subnet(&self, vpc: &str, cidr: &str) -> String {
+        self.ec2_id("CreateSubnet", &[("VpcId", vpc), ("CidrBlock", cidr)], "subnetId")
+    }
+
+    /// Starts one instance in `subnet` (interfaces attached to it are `in-use`, as an ALB node's are); its id.
+    pub fn run_instance(&self, subnet: &str) -> String {
+        let params = [("ImageId", "ami-12c6146b"), ("MinCount", "1"), ("MaxCount", "1"), ("SubnetId", subnet)];
+        self.ec2_id("RunInstances", &params, "instanceId")
+    }
+
+    /// Creates a network interface with `description` and the private address `ip`; returns its id.
+    pub fn create_network_interface(&self, subnet: &str, description: &str, ip: &str) -> String {
+        let params = [("SubnetId", subnet), ("Description", description), ("PrivateIpAddress", ip)];
+        self.ec2_id("CreateNetworkInterface", &params, "networkInterfaceId")
+    }
+
+    /// Attaches an interface to an instance at `device`; returns the attachment id.
+    pub fn attach_network_interface(&self, interface: &str, instance: &str, device: u32) -> String {
+        let device = device.to_string();
+        let params = [("NetworkInterfaceId", interface), ("InstanceId", instance), ("DeviceIndex", device.as_str())];
+        self.ec2_id("AttachNetworkInterface", &params, "attachmentId")
+    }
+
+    /// Detaches an attachment.
+    pub fn detach_network_interface(&self, attachment: &str) {
+        self.ec2("DetachNetworkInterface", &[("AttachmentId", attachment)]);
+    }
+
+    /// Deletes an interface.
+    pub fn delete_network_interface(&self, interface: &str) {
+        self.ec2("DeleteNetworkInterface", &[("NetworkInterfaceId", interface)]);
+    }
+
     /// Creates a VPC (10.0.0.0/16) and a TCP IP target group in it on `port`; returns the target group ARN.
     /// `name` must be unique in the shared server (see [`Moto::unique`]); at most 32 characters (ELB's rule).
     pub fn create_ip_target_group(&self, name: &str, port: u16) -> String {
@@ -222,6 +279,19 @@ impl Moto {
             .load()
             .await
     }
+}
+
+/// `application/x-www-form-urlencoded` for one key or value.
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The text of the first `<tag>…</tag>` element of an awsQuery answer.

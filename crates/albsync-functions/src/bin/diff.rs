@@ -21,13 +21,18 @@ async fn main() -> ExitCode {
         Ok(m) => m,
         Err(e) => return config_failure(NAME, e),
     };
-    let clients = Clients::new(&load_sdk_config().await);
+    let sdk = load_sdk_config().await;
+    let interfaces = match Ec2NetworkInterfaces::new(&sdk) {
+        Ok(i) => i,
+        Err(e) => return config_failure(NAME, e),
+    };
+    let clients = Clients::new(&sdk);
     let deps = &Deps {
         metrics: Box::new(metrics),
         targets: ElbTargetGroup::new(clients.elb),
         store: S3StateStore::new(clients.s3, config.bucket),
         prefix: config.prefix,
-        interfaces: Ec2NetworkInterfaces::new(clients.ec2),
+        interfaces,
     };
     finish(
         NAME,
