@@ -308,6 +308,7 @@ export class AlbSync extends Construct {
       stateBucket: this.stateBucket.bucket,
       statePrefix: this.stateBucket.prefix,
       targetGroupArns: [...new Set(this.bindings.map((b) => b.targetGroupArn))],
+      assumeRoleArns: this.bindings.flatMap((b) => (b.roleArn !== undefined ? [b.roleArn] : [])),
       logLevel: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
       logRetention,
       memorySize: props.memorySize ?? 256,

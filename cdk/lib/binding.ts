@@ -169,6 +169,14 @@ export interface BindingProps {
    * @default - DNS only
    */
   readonly eni?: BindingEniSource;
+  /**
+   * A target group in another account: a role of that account (`arn:aws:iam::ACCOUNT:role/NAME`, the target
+   * group's account) that diff, register and deregister assume for their ELB calls. The construct grants
+   * sts:AssumeRole on exactly these roles; the role's trust policy must name the functions' roles (README,
+   * "Target groups in another account").
+   * @default - the functions' own role (same-account target group)
+   */
+  readonly roleArn?: string;
 }
 
 /** The execution input of the state machine for one binding, exactly as docs/architecture.md specifies it. */
@@ -193,6 +201,7 @@ export interface ExecutionInput {
   /** Omitted: the functions derive graceRuns x slotSeconds. */
   readonly graceSeconds?: number;
   readonly eni?: BindingEniSource;
+  readonly roleArn?: string;
 }
 
 /** Defaults, mirrored from crates/albsync-core/src/binding.rs. */
@@ -209,6 +218,9 @@ export const RESOLVE_FUNCTION_TIMEOUT_MS = 50_000;
 export const RESOLVE_MARGIN_MS = 1_000;
 
 const NAME_RE = /^[a-z0-9-]{1,48}$/;
+// IAM role ARNs: role names 1-64 of A-Za-z0-9+=,.@_-, after an optional path
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html), as crates/albsync-core checks them.
+const ROLE_ARN_RE = /^arn:aws[^:]*:iam::(\d{12}):role\/(?:[\x21-\x7e]*\/)?[A-Za-z0-9+=,.@_-]{1,64}$/;
 const TG_ARN_RE = /^arn:aws[^:]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-fA-F]+$/;
 
 /** A prop validation failure: the message names the prop path (e.g. `bindings[1].port`). */
@@ -336,6 +348,24 @@ function checkEni(prop: string, eni: BindingEniSource): void {
 }
 
 /**
+ * A role of the target group's account: ELB has no resource-based policies, so only that account's credentials
+ * can change its target group (https://docs.aws.amazon.com/IAM/latest/UserGuide/tutorial_cross-account-with-roles.html).
+ */
+function checkRoleArn(prop: string, role: string, targetGroupArn: string): void {
+  if (Token.isUnresolved(role)) return;
+  const m = typeof role === 'string' ? ROLE_ARN_RE.exec(role) : null;
+  if (!m) throw new AlbSyncPropsError(prop, `${JSON.stringify(role)} is not an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME)`);
+  if (Token.isUnresolved(targetGroupArn)) return;
+  const tgAccount = targetGroupArn.split(':')[4];
+  if (m[1] !== tgAccount) {
+    throw new AlbSyncPropsError(
+      prop,
+      `${JSON.stringify(role)} is in account ${m[1]}, the target group in ${tgAccount}: the role must be in the target group's account`,
+    );
+  }
+}
+
+/**
  * A binding with its sources resolved to the three strings the execution input needs (`dnsName`,
  * `targetGroupArn`, `vpcCidrs`); `alb`, `albArn`, `targetGroup` and `vpc` are gone.
  */
@@ -450,6 +480,7 @@ export function validateBindings(bindings: readonly ResolvedBindingProps[] | und
     checkRange(`${p}.slotSeconds`, b.slotSeconds, 1, MAX_SLOT_SECONDS);
     checkRange(`${p}.graceSeconds`, b.graceSeconds, 1, 604_800);
     if (b.eni !== undefined) checkEni(`${p}.eni`, b.eni);
+    if (b.roleArn !== undefined) checkRoleArn(`${p}.roleArn`, b.roleArn, b.targetGroupArn);
     // Two bindings claiming one target group and port fight over its targets: each deregisters what the other
     // registered (whatever their DNS names), and on the same name they would also share one state document.
     const key = `${b.targetGroupArn}|${b.port}`;
@@ -488,6 +519,7 @@ export function executionInput(b: ResolvedBindingProps): ExecutionInput {
     slotSeconds: b.slotSeconds ?? DEFAULT_SLOT_SECONDS,
     ...(b.graceSeconds !== undefined ? { graceSeconds: b.graceSeconds } : {}),
     ...(b.eni !== undefined ? { eni: { ...b.eni } } : {}),
+    ...(b.roleArn !== undefined ? { roleArn: b.roleArn } : {}),
   };
 }
 

@@ -67,6 +67,8 @@ export interface AlbSyncFunctionsProps {
   readonly vpc?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.SubnetSelection; readonly securityGroups: ec2.ISecurityGroup[] };
   /** Some binding has an `eni` source: the diff function describes the ALB's network interfaces. */
   readonly eniSource?: boolean;
+  /** Every binding's `roleArn` (target groups in other accounts): diff, register and deregister may assume them. */
+  readonly assumeRoleArns?: string[];
 }
 
 /** Timeouts: well under the one-minute schedule; resolve gets the most (it samples DNS). */
@@ -195,6 +197,17 @@ export class AlbSyncFunctions extends Construct {
         resources: [props.stateBucket.arnForObjects(`${props.statePrefix}*`)],
       }),
     );
+    // Target groups in other accounts: assume exactly the bindings' roles, nothing else
+    // (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html). Each role's own policy (in its
+    // account) then grants the ELB calls, and its trust policy names these functions' roles.
+    const roles = [...new Set(props.assumeRoleArns ?? [])];
+    if (roles.length > 0) {
+      for (const fn of [this.diff, this.register, this.deregister]) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ sid: 'AssumeBindingRolesOnly', actions: ['sts:AssumeRole'], resources: roles }),
+        );
+      }
+    }
     if (props.eniSource) grantDescribeNetworkInterfaces(this.diff);
     if (props.vpc) {
       // Our own roles, so Lambda's managed AWSLambdaVPCAccessExecutionRole is not attached: grant its ENI actions.

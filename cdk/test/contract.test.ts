@@ -60,7 +60,20 @@ const REFUSED: [string, Partial<BindingProps>][] = [
   ['eni id not hex', { eni: { loadBalancerName: 'web', loadBalancerId: 'xyz' } }],
   ['eni name ending in a hyphen', { eni: { loadBalancerName: 'web-', loadBalancerId: '0123456789abcdef' } }],
   ['maxDeregistrationsPerRun 0', { maxDeregistrationsPerRun: 0 }],
+  ['roleArn of a user, not a role', { roleArn: 'arn:aws:iam::123456789012:user/ops' }],
+  ['roleArn in another account than the target group', { roleArn: 'arn:aws:iam::210987654321:role/albsync-targets' }],
+  ['roleArn with a space in its name', { roleArn: 'arn:aws:iam::123456789012:role/albsync targets' }],
 ];
+
+test('a cross-account binding (roleArn of the target group\'s account) parses in Rust, role kept', () => {
+  const cross = executionInput({
+    ...good,
+    targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:210987654321:targetgroup/web/0123456789abcdef',
+    roleArn: 'arn:aws:iam::210987654321:role/ops/albsync-targets',
+  } as ResolvedBindingProps);
+  expect(cross.roleArn).toBe('arn:aws:iam::210987654321:role/ops/albsync-targets');
+  expect(rustVerdicts([cross])).toEqual([{ ok: true }]);
+});
 
 test('every scheduled input parses in Rust', () => {
   expect(scheduled).toHaveLength(BINDINGS.length);

@@ -7,6 +7,7 @@
 //! every client is built in [`Clients::new`]; endpoints follow the SDK's standard settings
 //! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, ...), which is how the local emulator is reached.
 
+pub mod assume;
 pub mod emf;
 pub mod error;
 pub mod interfaces;
@@ -14,17 +15,19 @@ pub mod interfaces;
 use std::future::Future;
 use std::net::IpAddr;
 
+use albsync_core::binding::RoleArn;
 use albsync_core::metrics::Figure;
 use albsync_core::target::{HealthState, RegisteredTarget, TargetSpec, chunks};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use aws_sdk_s3::primitives::ByteStream;
 
+pub use assume::{RoleClients, Scoped};
 pub use emf::EmfMetrics;
 pub use error::{AwsError, AwsErrorKind, classify};
 pub use interfaces::{Ec2NetworkInterfaces, Ec2SetupError, NetworkInterfaces};
 
 /// The target group operations albsync uses.
-pub trait TargetGroup {
+pub trait TargetGroup: Sync {
     /// Every target with its health and the zone ELB holds for it (DescribeTargetHealth).
     fn describe(&self, arn: &str) -> impl Future<Output = Result<Vec<RegisteredTarget>, AwsError>> + Send;
     /// Registers targets in calls of at most 200; returns the number of calls.
@@ -32,6 +35,27 @@ pub trait TargetGroup {
     /// Deregisters targets, each with exactly the description DescribeTargetHealth gave (zone included), in
     /// calls of at most 200; returns the number of calls.
     fn deregister(&self, arn: &str, targets: &[TargetSpec]) -> impl Future<Output = Result<usize, AwsError>> + Send;
+    /// These operations with the credentials of `role` (a binding's `roleArn`: a role of the target group's
+    /// account), or these themselves for `None`. The default, for adapters without role support, refuses a role
+    /// rather than silently using its own credentials.
+    fn for_role<'a>(
+        &'a self,
+        role: Option<&'a RoleArn>,
+    ) -> impl Future<Output = Result<Scoped<'a, Self>, AwsError>> + Send
+    where
+        Self: Sized,
+    {
+        async move {
+            match role {
+                None => Ok(Scoped::Same(self)),
+                Some(role) => Err(AwsError::new(
+                    AwsErrorKind::Other,
+                    "sts:AssumeRole",
+                    format!("this target group adapter cannot assume {role}"),
+                )),
+            }
+        }
+    }
 }
 
 /// A stored object and the version it was read at.
@@ -89,6 +113,8 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     /// Step Functions (the trigger's StartExecution).
     pub sfn: aws_sdk_sfn::Client,
+    /// The configuration they were built from (for clients under a binding's role).
+    pub config: aws_config::SdkConfig,
 }
 
 impl Clients {
@@ -102,7 +128,13 @@ impl Clients {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sfn: aws_sdk_sfn::Client::new(config),
+            config: config.clone(),
         }
+    }
+
+    /// The target group adapter, assuming a binding's `roleArn` when it has one.
+    pub fn target_group(&self) -> ElbTargetGroup {
+        ElbTargetGroup::with_roles(self.elb.clone(), &self.config)
     }
 }
 
@@ -110,12 +142,21 @@ impl Clients {
 #[derive(Debug, Clone)]
 pub struct ElbTargetGroup {
     client: aws_sdk_elasticloadbalancingv2::Client,
+    roles: Option<RoleClients>,
 }
 
 impl ElbTargetGroup {
-    /// Wraps a client.
+    /// Wraps a client; a binding with a `roleArn` is refused (see [`ElbTargetGroup::with_roles`]).
     pub fn new(client: aws_sdk_elasticloadbalancingv2::Client) -> ElbTargetGroup {
-        ElbTargetGroup { client }
+        ElbTargetGroup { client, roles: None }
+    }
+
+    /// Wraps a client, and assumes a binding's `roleArn` when it has one (clients cached per role).
+    pub fn with_roles(
+        client: aws_sdk_elasticloadbalancingv2::Client,
+        config: &aws_config::SdkConfig,
+    ) -> ElbTargetGroup {
+        ElbTargetGroup { client, roles: Some(RoleClients::new(config)) }
     }
 }
 
@@ -187,6 +228,20 @@ impl TargetGroup for ElbTargetGroup {
             calls += 1;
         }
         Ok(calls)
+    }
+
+    async fn for_role<'a>(&'a self, role: Option<&'a RoleArn>) -> Result<Scoped<'a, Self>, AwsError> {
+        match (role, &self.roles) {
+            (None, _) => Ok(Scoped::Same(self)),
+            (Some(role), Some(roles)) => {
+                Ok(Scoped::Assumed(ElbTargetGroup { client: roles.elb(role).await, roles: None }))
+            }
+            (Some(role), None) => Err(AwsError::new(
+                AwsErrorKind::Other,
+                "sts:AssumeRole",
+                format!("binding role {role}: this function was built without role support"),
+            )),
+        }
     }
 }
 

@@ -10,14 +10,15 @@ use serde::Serialize;
 
 use crate::cli::{Command, Global, GraphArgs, GraphFormat, HistoryArgs, Output, RunArgs, WorldArgs};
 use crate::error::{CliError, EXIT_OK, EXIT_RUN_FAILED};
+use crate::events::Event;
 use crate::graph::{Graph, dot, mermaid};
 use crate::preview::Preview;
 use crate::session::Session;
-use crate::stack::Context;
+use crate::stack::{Context, Execution};
 use crate::status::Status;
-use crate::timeline::{Timeline, Tracker};
+use crate::timeline::{ExecutionInfo, Timeline, Tracker};
 use crate::world::Saved;
-use crate::{asl, sfn, text, world};
+use crate::{asl, express, sfn, text, world};
 
 /// Writes to stdout; a closed pipe (`albsync history ... | head`) is not an error worth a panic. Through
 /// anstream: colour (see [`crate::style`]) only on a terminal and without `NO_COLOR`.
@@ -59,15 +60,20 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
     let session = ctx.session().await?;
     let input = serde_json::to_string(&binding).map_err(|e| CliError::Usage(format!("binding: {e}")))?;
     let name = args.name.clone().unwrap_or_else(|| default_name(&binding.name));
+    // Express keeps its history only in the log group: know where (and that it logs everything) before starting.
+    let logs = ctx.express(&args.state_machine, &state_machine).await?;
     let (arn, start_ms) = sfn::start(session, &state_machine, &name, &input).await?;
+    let execution = match logs {
+        Some(logs) => Execution::Express { arn: arn.clone(), state_machine: state_machine.clone(), logs },
+        None => Execution::Standard(arn.clone()),
+    };
     let json = global.output == Output::Json;
     if !json {
         emit(&format!("started    {arn}\n"));
     }
     if args.no_follow {
         if json {
-            let info = sfn::describe(session, &arn).await?;
-            let events = sfn::history(session, &arn).await?;
+            let (info, events) = snapshot(session, &execution, start_ms).await?;
             emit_json(&Timeline::build(&info, &events))?;
         }
         return Ok(EXIT_OK);
@@ -79,9 +85,7 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
     let mut tracker = Tracker::new(Some(start_ms));
     let follow = async {
         loop {
-            // Describe first: once it says the execution ended, the history read after it is complete.
-            let info = sfn::describe(session, &arn).await?;
-            let events = sfn::history(session, &arn).await?;
+            let (info, events) = snapshot(session, &execution, start_ms).await?;
             for e in &events {
                 let Some(note) = tracker.ingest(e) else { continue };
                 if !json {
@@ -93,6 +97,16 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
             }
             if info.status != "RUNNING" {
                 return Ok::<_, CliError>((info, events));
+            }
+            if let Execution::Express { logs, .. } = &execution
+                && began.elapsed() > EXPRESS_FOLLOW_LIMIT
+            {
+                return Err(CliError::Aws(format!(
+                    "no end record of {arn} in log group {} after {} s: an Express execution lasts at most 5 minutes \
+                     and its records arrive best-effort; try `albsync history {arn}` later",
+                    logs.group,
+                    EXPRESS_FOLLOW_LIMIT.as_secs()
+                )));
             }
             // Quick polls for short runs, gentler ones for long runs (GetExecutionHistory is rate limited).
             let poll = if began.elapsed() > Duration::from_secs(30) { args.poll_ms.max(2000) } else { args.poll_ms };
@@ -115,16 +129,63 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
     Ok(if info.status == "SUCCEEDED" { EXIT_OK } else { EXIT_RUN_FAILED })
 }
 
-async fn timeline(session: &Session, arn: &str) -> Result<Timeline, CliError> {
-    let info = sfn::describe(session, arn).await?;
-    let events = sfn::history(session, arn).await?;
-    Ok(Timeline::build(&info, &events))
+/// How long `run` follows an Express execution whose end record has not arrived: its 5-minute limit plus time
+/// for best-effort log delivery. https://docs.aws.amazon.com/step-functions/latest/dg/concepts-standard-vs-express.html
+const EXPRESS_FOLLOW_LIMIT: Duration = Duration::from_secs(7 * 60);
+
+/// An execution's description and events so far: from Step Functions for Standard, from the log group for
+/// Express (records written from a minute before `since_ms`, for clock skew; `None`: all). An Express execution
+/// with no record yet is running.
+async fn snapshot(
+    session: &Session,
+    execution: &Execution,
+    since_ms: i64,
+) -> Result<(ExecutionInfo, Vec<Event>), CliError> {
+    match execution {
+        Execution::Standard(arn) => {
+            // Describe first: once it says the execution ended, the history read after it is complete.
+            let info = sfn::describe(session, arn).await?;
+            let events = sfn::history(session, arn).await?;
+            Ok((info, events))
+        }
+        Execution::Express { arn, state_machine, logs } => {
+            let found = express::read(session, &logs.group, arn, Some(since_ms - 60_000)).await?;
+            Ok(found.unwrap_or_else(|| {
+                let name = express::split_execution_arn(arn).map(|p| p.1).unwrap_or_default();
+                let info = ExecutionInfo {
+                    arn: arn.clone(),
+                    name,
+                    state_machine_arn: state_machine.clone(),
+                    status: "RUNNING".to_owned(),
+                    start_ms: since_ms,
+                    ..ExecutionInfo::default()
+                };
+                (info, Vec::new())
+            }))
+        }
+    }
+}
+
+async fn timeline(session: &Session, execution: &Execution) -> Result<Timeline, CliError> {
+    match execution {
+        Execution::Standard(_) => {
+            let (info, events) = snapshot(session, execution, 0).await?;
+            Ok(Timeline::build(&info, &events))
+        }
+        Execution::Express { arn, logs, .. } => match express::read(session, &logs.group, arn, None).await? {
+            Some((info, events)) => Ok(Timeline::build(&info, &events)),
+            None => Err(CliError::NotFound(format!(
+                "no such execution: no record of {arn} in log group {} (records arrive best-effort, seconds late)",
+                logs.group
+            ))),
+        },
+    }
 }
 
 async fn history(global: &Global, args: &HistoryArgs) -> Result<u8, CliError> {
     let ctx = Context::new(global);
-    let arn = ctx.execution_arn(&args.execution_arn, &args.state_machine).await?;
-    let t = timeline(ctx.session().await?, &arn).await?;
+    let execution = ctx.execution(&args.execution_arn, &args.state_machine).await?;
+    let t = timeline(ctx.session().await?, &execution).await?;
     match global.output {
         Output::Json => emit_json(&t)?,
         Output::Text => emit(&text::history(&t)),
@@ -146,7 +207,7 @@ async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
         _ => Some(ctx.session().await?),
     };
     let execution = match &args.execution {
-        Some(e) => Some(ctx.execution_arn(e, &args.state_machine).await?),
+        Some(e) => Some(ctx.execution(e, &args.state_machine).await?),
         None => None,
     };
     let mut marks = None;
@@ -154,7 +215,9 @@ async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
         (Some(text), _) => asl::parse(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path_text(args))))?,
         (None, Some(session)) => {
             let text = match &execution {
-                Some(arn) => sfn::definition_for_execution(session, arn).await?,
+                Some(Execution::Standard(arn)) => sfn::definition_for_execution(session, arn).await?,
+                // DescribeStateMachineForExecution does not serve Express executions: the current definition.
+                Some(Execution::Express { state_machine, .. }) => sfn::definition(session, state_machine).await?,
                 None => sfn::definition(session, &ctx.state_machine(&args.state_machine).await?).await?,
             };
             asl::parse(&text).map_err(|e| CliError::Aws(e.to_string()))?
@@ -163,8 +226,8 @@ async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
             return Err(CliError::Usage("give --definition FILE, --execution ARN or --state-machine ARN".into()));
         }
     };
-    if let (Some(arn), Some(session)) = (&execution, &session) {
-        marks = Some(timeline(session, arn).await?);
+    if let (Some(execution), Some(session)) = (&execution, &session) {
+        marks = Some(timeline(session, execution).await?);
     }
     let mut g = Graph::of(&definition);
     if let Some(t) = &marks {

@@ -50,120 +50,123 @@ pub enum Kind {
     Other(String),
 }
 
+/// The fields of an event's details that albsync reads, whichever source they came from: the API's
+/// `HistoryEvent` (one `*EventDetails` structure per type) or a CloudWatch Logs record's `details` object,
+/// which carries the same fields (see [`crate::express`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    /// A state's or a Map iteration's name.
+    pub name: Option<String>,
+    /// An error name.
+    pub error: Option<String>,
+    /// An error cause.
+    pub cause: Option<String>,
+    /// A Map iteration's index.
+    pub index: Option<i32>,
+    /// A Map's number of items.
+    pub length: Option<i32>,
+}
+
 /// Converts an SDK event.
 pub fn from_sdk(e: &HistoryEvent) -> Event {
     let kind_name = e.r#type().as_str();
     let at_ms = e.timestamp().to_millis().unwrap_or(0);
-    Event { id: e.id(), previous: e.previous_event_id(), at_ms, kind: kind(kind_name, e) }
+    Event { id: e.id(), previous: e.previous_event_id(), at_ms, kind: classify(kind_name, &sdk_details(e)) }
 }
 
 fn own(s: Option<&str>) -> Option<String> {
     s.map(str::to_owned)
 }
 
-fn kind(name: &str, e: &HistoryEvent) -> Kind {
-    let ended = |end, error: Option<&str>, cause: Option<&str>| Kind::AttemptEnded {
-        end,
-        error: own(error),
-        cause: own(cause),
-    };
+/// The details of an SDK event: an event holds only the one structure of its type, so taking the first that is
+/// present is taking that one.
+fn sdk_details(e: &HistoryEvent) -> Details {
+    macro_rules! failure {
+        ($($field:ident),*) => {{
+            let mut error = None;
+            let mut cause = None;
+            $(if let Some(d) = e.$field() {
+                error = error.or(own(d.error()));
+                cause = cause.or(own(d.cause()));
+            })*
+            (error, cause)
+        }};
+    }
+    let (error, cause) = failure!(
+        execution_failed_event_details,
+        execution_aborted_event_details,
+        execution_timed_out_event_details,
+        lambda_function_failed_event_details,
+        lambda_function_schedule_failed_event_details,
+        lambda_function_start_failed_event_details,
+        lambda_function_timed_out_event_details,
+        task_failed_event_details,
+        task_start_failed_event_details,
+        task_submit_failed_event_details,
+        task_timed_out_event_details,
+        activity_failed_event_details,
+        activity_timed_out_event_details
+    );
+    let iteration = e
+        .map_iteration_started_event_details()
+        .or(e.map_iteration_succeeded_event_details())
+        .or(e.map_iteration_failed_event_details())
+        .or(e.map_iteration_aborted_event_details());
+    let name = e
+        .state_entered_event_details()
+        .map(|d| d.name().to_owned())
+        .or_else(|| e.state_exited_event_details().map(|d| d.name().to_owned()))
+        .or_else(|| iteration.and_then(|d| own(d.name())));
+    Details {
+        name,
+        error,
+        cause,
+        index: iteration.map(|d| d.index()),
+        length: e.map_state_started_event_details().map(|d| d.length()),
+    }
+}
+
+/// What an event of type `name` with these details means to albsync.
+pub fn classify(name: &str, d: &Details) -> Kind {
+    let ended = |end| Kind::AttemptEnded { end, error: d.error.clone(), cause: d.cause.clone() };
+    let execution_ended =
+        |status: &str| Kind::ExecutionEnded { status: status.into(), error: d.error.clone(), cause: d.cause.clone() };
     match name {
         "ExecutionStarted" => Kind::ExecutionStarted,
         "ExecutionSucceeded" => Kind::ExecutionEnded { status: "SUCCEEDED".into(), error: None, cause: None },
-        "ExecutionFailed" => {
-            let d = e.execution_failed_event_details();
-            Kind::ExecutionEnded {
-                status: "FAILED".into(),
-                error: own(d.and_then(|d| d.error())),
-                cause: own(d.and_then(|d| d.cause())),
-            }
-        }
-        "ExecutionAborted" => {
-            let d = e.execution_aborted_event_details();
-            Kind::ExecutionEnded {
-                status: "ABORTED".into(),
-                error: own(d.and_then(|d| d.error())),
-                cause: own(d.and_then(|d| d.cause())),
-            }
-        }
-        "ExecutionTimedOut" => {
-            let d = e.execution_timed_out_event_details();
-            Kind::ExecutionEnded {
-                status: "TIMED_OUT".into(),
-                error: own(d.and_then(|d| d.error())),
-                cause: own(d.and_then(|d| d.cause())),
-            }
-        }
+        "ExecutionFailed" => execution_ended("FAILED"),
+        "ExecutionAborted" => execution_ended("ABORTED"),
+        "ExecutionTimedOut" => execution_ended("TIMED_OUT"),
         "LambdaFunctionScheduled" | "TaskScheduled" | "ActivityScheduled" => Kind::AttemptScheduled,
-        "LambdaFunctionSucceeded" | "TaskSucceeded" | "ActivitySucceeded" => ended(AttemptEnd::Succeeded, None, None),
-        "LambdaFunctionFailed" => {
-            let d = e.lambda_function_failed_event_details();
-            ended(AttemptEnd::Failed, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
+        "LambdaFunctionSucceeded" | "TaskSucceeded" | "ActivitySucceeded" => {
+            Kind::AttemptEnded { end: AttemptEnd::Succeeded, error: None, cause: None }
         }
-        "LambdaFunctionScheduleFailed" => {
-            let d = e.lambda_function_schedule_failed_event_details();
-            ended(AttemptEnd::Failed, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
-        }
-        "LambdaFunctionStartFailed" => {
-            let d = e.lambda_function_start_failed_event_details();
-            ended(AttemptEnd::Failed, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
-        }
-        "LambdaFunctionTimedOut" => {
-            let d = e.lambda_function_timed_out_event_details();
-            ended(AttemptEnd::TimedOut, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
-        }
-        "TaskFailed" => {
-            let d = e.task_failed_event_details();
-            ended(AttemptEnd::Failed, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
-        }
-        "TaskStartFailed" => {
-            let d = e.task_start_failed_event_details();
-            ended(AttemptEnd::Failed, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
-        }
-        "TaskSubmitFailed" => {
-            let d = e.task_submit_failed_event_details();
-            ended(AttemptEnd::Failed, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
-        }
-        "TaskTimedOut" => {
-            let d = e.task_timed_out_event_details();
-            ended(AttemptEnd::TimedOut, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
-        }
-        "ActivityFailed" => {
-            let d = e.activity_failed_event_details();
-            ended(AttemptEnd::Failed, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
-        }
-        "ActivityTimedOut" => {
-            let d = e.activity_timed_out_event_details();
-            ended(AttemptEnd::TimedOut, d.and_then(|d| d.error()), d.and_then(|d| d.cause()))
-        }
-        "MapStateStarted" => Kind::MapStarted { items: e.map_state_started_event_details().map_or(0, |d| d.length()) },
+        "LambdaFunctionFailed"
+        | "LambdaFunctionScheduleFailed"
+        | "LambdaFunctionStartFailed"
+        | "TaskFailed"
+        | "TaskStartFailed"
+        | "TaskSubmitFailed"
+        | "ActivityFailed" => ended(AttemptEnd::Failed),
+        "LambdaFunctionTimedOut" | "TaskTimedOut" | "ActivityTimedOut" => ended(AttemptEnd::TimedOut),
+        "MapStateStarted" => Kind::MapStarted { items: d.length.unwrap_or(0) },
         "MapIterationStarted" => {
-            let d = e.map_iteration_started_event_details();
-            Kind::IterationStarted {
-                map: d.and_then(|d| d.name()).unwrap_or_default().to_owned(),
-                index: d.map_or(0, |d| d.index()),
-            }
+            Kind::IterationStarted { map: d.name.clone().unwrap_or_default(), index: d.index.unwrap_or(0) }
         }
-        "MapIterationSucceeded" | "MapIterationFailed" | "MapIterationAborted" => {
-            let d = match name {
-                "MapIterationSucceeded" => e.map_iteration_succeeded_event_details(),
-                "MapIterationFailed" => e.map_iteration_failed_event_details(),
-                _ => e.map_iteration_aborted_event_details(),
-            };
-            Kind::IterationEnded {
-                map: d.and_then(|d| d.name()).unwrap_or_default().to_owned(),
-                index: d.map_or(0, |d| d.index()),
-                failed: name != "MapIterationSucceeded",
-            }
-        }
+        "MapIterationSucceeded" | "MapIterationFailed" | "MapIterationAborted" => Kind::IterationEnded {
+            map: d.name.clone().unwrap_or_default(),
+            index: d.index.unwrap_or(0),
+            failed: name != "MapIterationSucceeded",
+        },
         _ => {
             if let Some(state_type) = name.strip_suffix("StateEntered") {
-                let state = e.state_entered_event_details().map(|d| d.name().to_owned()).unwrap_or_default();
-                return Kind::StateEntered { name: state, state_type: state_type.to_owned() };
+                return Kind::StateEntered {
+                    name: d.name.clone().unwrap_or_default(),
+                    state_type: state_type.to_owned(),
+                };
             }
             if name.ends_with("StateExited") {
-                let state = e.state_exited_event_details().map(|d| d.name().to_owned()).unwrap_or_default();
-                return Kind::StateExited { name: state };
+                return Kind::StateExited { name: d.name.clone().unwrap_or_default() };
             }
             Kind::Other(name.to_owned())
         }

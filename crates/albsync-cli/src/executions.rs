@@ -171,7 +171,7 @@ pub async fn run(global: &Global, args: &ExecutionsArgs) -> Result<u8, CliError>
 fn express_unsupported(state_machine: &str) -> CliError {
     CliError::Usage(format!(
         "{state_machine} is an Express state machine: Step Functions keeps no execution list for Express \
-         (ListExecutions, DescribeExecution, GetExecutionHistory); its runs are only in the state machine's log group"
+         (ListExecutions); `history NAME` and `graph --execution NAME` read one run from the state machine's log group"
     ))
 }
 

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod executions;
+pub mod express;
 pub mod graph;
 pub mod preview;
 pub mod session;

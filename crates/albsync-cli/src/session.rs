@@ -20,6 +20,8 @@ pub struct Session {
     pub sfn: aws_sdk_sfn::Client,
     /// SSM (the deployment's published configuration, `--stack`).
     pub ssm: aws_sdk_ssm::Client,
+    /// CloudWatch Logs (the history of Express executions is only there).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// ELB, S3 (and CloudWatch, unused here), as the functions build them.
     pub clients: Clients,
 }
@@ -61,6 +63,7 @@ impl Session {
             endpoints,
             sfn: aws_sdk_sfn::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             clients: Clients::new(&config),
         })
     }

@@ -13,6 +13,7 @@ use tokio::sync::OnceCell;
 use crate::bindings;
 use crate::cli::{BindingArgs, Global, StateMachineArgs};
 use crate::error::CliError;
+use crate::express::{self, LogSettings};
 use crate::session::Session;
 
 /// Prefix of the parameters the construct writes (cdk/lib/config.ts `CONFIG_PARAMETER_PREFIX`).
@@ -192,14 +193,63 @@ impl<'a> Context<'a> {
         Ok((d.state_bucket.clone(), prefix.map(str::to_owned).unwrap_or_else(|| d.state_prefix.clone())))
     }
 
-    /// An execution ARN from an ARN or an execution name (names need the state machine: flag or deployment).
-    pub async fn execution_arn(&self, name_or_arn: &str, args: &StateMachineArgs) -> Result<String, CliError> {
+    /// How to read the executions of `state_machine`: `None` for Standard (Step Functions' history), else the
+    /// Express state machine's log settings. With a deployment its workflow type decides; with only
+    /// `--state-machine`, DescribeStateMachine does.
+    pub async fn express(&self, args: &StateMachineArgs, state_machine: &str) -> Result<Option<LogSettings>, CliError> {
+        let session = self.session().await?;
+        if args.arn.as_deref().is_some_and(|a| !a.trim().is_empty()) {
+            return express::logging(session, state_machine, None, false).await;
+        }
+        let d = self.deployment().await?;
+        if !d.is_express() {
+            return Ok(None);
+        }
+        express::logging(session, state_machine, Some(d.workflow_log_group.as_str()), true).await
+    }
+
+    /// The execution an ARN or a name means, and where its history is.
+    pub async fn execution(&self, name_or_arn: &str, args: &StateMachineArgs) -> Result<Execution, CliError> {
+        if name_or_arn.starts_with("arn:") && name_or_arn.contains(":express:") {
+            let Some((state_machine, _)) = express::split_execution_arn(name_or_arn) else {
+                return Err(CliError::Usage(format!("{name_or_arn:?} is not an execution ARN")));
+            };
+            let session = self.session().await?;
+            // Declared Express by its ARN: `logging` gives settings or an error saying why there are none.
+            let Some(logs) = express::logging(session, &state_machine, None, true).await? else {
+                return Err(CliError::Usage(format!("{state_machine} keeps no log of its executions")));
+            };
+            return Ok(Execution::Express { arn: name_or_arn.to_owned(), state_machine, logs });
+        }
         if name_or_arn.starts_with("arn:") {
-            return Ok(name_or_arn.to_owned());
+            return Ok(Execution::Standard(name_or_arn.to_owned()));
         }
         let state_machine = self.state_machine(args).await?;
-        execution_arn_for(&state_machine, name_or_arn)
+        match self.express(args, &state_machine).await? {
+            Some(logs) => {
+                let arn =
+                    express::find_by_name(self.session().await?, &logs.group, &state_machine, name_or_arn).await?;
+                Ok(Execution::Express { arn, state_machine, logs })
+            }
+            None => Ok(Execution::Standard(execution_arn_for(&state_machine, name_or_arn)?)),
+        }
     }
+}
+
+/// An execution and where its history is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Execution {
+    /// A Standard execution: Step Functions has its history.
+    Standard(String),
+    /// An Express execution: its history is only in the state machine's log group.
+    Express {
+        /// Its ARN.
+        arn: String,
+        /// Its state machine.
+        state_machine: String,
+        /// Where its records are.
+        logs: LogSettings,
+    },
 }
 
 /// Exit code of `run` when Ctrl-C stopped the following (128 + SIGINT, as shells report it).

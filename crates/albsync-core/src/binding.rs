@@ -182,6 +182,103 @@ impl<'de> Deserialize<'de> for TargetGroupArn {
     }
 }
 
+/// An IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`) of the target group's account.
+///
+/// ELB has no resource-based policies: another account's target group can be changed only with credentials of
+/// that account, so the role must be in the target group's account and trust the functions' roles.
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/tutorial_cross-account-with-roles.html
+/// https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/security_iam_service-with-iam.html
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoleArn(String);
+
+impl RoleArn {
+    /// The ARN as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The role's account.
+    pub fn account(&self) -> &str {
+        self.0.split(':').nth(4).unwrap_or_default()
+    }
+
+    /// Checks `text` as a role ARN of the account that owns `target_group`.
+    fn for_target_group(text: &str, target_group: &TargetGroupArn) -> Result<RoleArn, BindingError> {
+        let role: RoleArn = text.parse().map_err(|e| invalid("roleArn", e))?;
+        let tg_account = target_group.as_str().split(':').nth(4).unwrap_or_default();
+        if role.account() != tg_account {
+            return Err(invalid(
+                "roleArn",
+                format!(
+                    "{text:?} is in account {}, the target group in {tg_account}: ELB has no resource policies, so \
+                     the role must be in the target group's account",
+                    role.account()
+                ),
+            ));
+        }
+        Ok(role)
+    }
+}
+
+impl FromStr for RoleArn {
+    type Err = String;
+
+    /// Role names: 1-64 of `A-Za-z0-9+=,.@_-`; paths: `/`-separated segments of printable ASCII.
+    /// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| format!("{s:?} is not an IAM role ARN: {why}");
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        if parts.len() != 6 || parts[0] != "arn" {
+            return Err(bad("expected arn:PARTITION:iam::ACCOUNT:role/NAME"));
+        }
+        if !parts[1].starts_with("aws") {
+            return Err(bad("unknown partition"));
+        }
+        if parts[2] != "iam" {
+            return Err(bad("service is not iam"));
+        }
+        if !parts[3].is_empty() {
+            return Err(bad("IAM ARNs have no region"));
+        }
+        if parts[4].len() != 12 || !parts[4].chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad("account is not 12 digits"));
+        }
+        let Some(path_and_name) = parts[5].strip_prefix("role/") else {
+            return Err(bad("resource is not role/NAME"));
+        };
+        let name = path_and_name.rsplit('/').next().unwrap_or_default();
+        let name_ok = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+        if !name_ok {
+            return Err(bad("the role name must be 1-64 characters of A-Z, a-z, 0-9 and +=,.@_-"));
+        }
+        if path_and_name.len() > 512 + 64 || !path_and_name.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(bad("bad role path"));
+        }
+        Ok(RoleArn(s.to_owned()))
+    }
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for RoleArn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RoleArn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// What is wrong with a binding: the field, the value, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("binding field `{field}`: {problem}")]
@@ -228,6 +325,10 @@ pub struct Binding {
     /// The ALB's network interfaces as a second source (same-account ALBs); `None`: DNS only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eni: Option<crate::eni::EniSource>,
+    /// A role in the target group's account, for a target group in another account: diff, register and
+    /// deregister call ELB with its credentials. `None`: the functions' own role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<RoleArn>,
 }
 
 /// The wire form, before validation. Numbers are wide so that an out-of-range value gets our message.
@@ -254,6 +355,8 @@ struct RawBinding {
     #[serde(default)]
     slot_seconds: Option<i64>,
     eni: Option<crate::eni::EniSource>,
+    #[serde(default)]
+    role_arn: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -393,6 +496,10 @@ impl TryFrom<RawBinding> for Binding {
             Some(v) => in_range("graceSeconds", v, 1, 604_800)?,
             None => grace_runs.saturating_mul(slot_seconds),
         };
+        let role_arn = match raw.role_arn {
+            Some(text) => Some(RoleArn::for_target_group(&text, &target_group_arn)?),
+            None => None,
+        };
         Ok(Binding {
             name: raw.name,
             dns_name,
@@ -407,6 +514,7 @@ impl TryFrom<RawBinding> for Binding {
             grace_seconds,
             slot_seconds,
             eni: raw.eni,
+            role_arn,
         })
     }
 }
@@ -515,6 +623,42 @@ mod tests {
             let err = Binding::from_json(&text).expect_err(&text);
             assert!(err.contains(field) && err.contains(value), "{text} -> {err}");
         }
+    }
+
+    #[test]
+    fn a_role_of_the_target_groups_account_is_kept_and_serialized_back() {
+        let role = "arn:aws:iam::123456789012:role/ops/albsync-target-access";
+        let b = Binding::from_json(&json(&format!(r#","roleArn":"{role}""#))).expect("valid");
+        assert_eq!(b.role_arn.as_ref().map(RoleArn::as_str), Some(role));
+        assert_eq!(b.role_arn.as_ref().map(RoleArn::account), Some("123456789012"));
+        let text = serde_json::to_string(&b).expect("serializes");
+        assert!(text.contains(&format!(r#""roleArn":"{role}""#)), "{text}");
+        assert_eq!(Binding::from_json(&text).expect("round trip"), b);
+        // Absent: no field in the output, the functions' own credentials.
+        let plain = Binding::from_json(&json("")).expect("valid");
+        assert_eq!(plain.role_arn, None);
+        assert!(!serde_json::to_string(&plain).expect("serializes").contains("roleArn"));
+    }
+
+    #[test]
+    fn a_bad_role_arn_is_an_error_naming_role_arn_and_why() {
+        let cases = [
+            ("arn:aws:iam::123456789012:user/bob", "not role/NAME"),
+            ("arn:aws:iam::1234:role/x", "12 digits"),
+            ("arn:aws:iam:us-east-1:123456789012:role/x", "no region"),
+            ("arn:aws:sts::123456789012:assumed-role/x/y", "not iam"),
+            ("arn:aws:iam::123456789012:role/", "1-64 characters"),
+            ("arn:aws:iam::123456789012:role/has space", "1-64 characters"),
+            ("role-name", "expected arn:PARTITION:iam::ACCOUNT:role/NAME"),
+            ("arn:aws:iam::210987654321:role/x", "must be in the target group's account"),
+        ];
+        for (role, why) in cases {
+            let err = Binding::from_json(&json(&format!(r#","roleArn":"{role}""#))).expect_err(role);
+            assert!(err.starts_with("binding field `roleArn`: "), "{role} -> {err}");
+            assert!(err.contains(why), "{role} -> {err}");
+        }
+        let err = Binding::from_json(&json(r#","roleArn":7"#)).expect_err("a number");
+        assert!(err.starts_with("binding field `roleArn`:"), "{err}");
     }
 
     #[test]

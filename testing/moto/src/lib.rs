@@ -136,11 +136,25 @@ impl Moto {
 
     /// One POST; a transport error or the request limit panics with `what` in the message.
     fn post(&self, what: &str, path: &str, content_type: &str, service: Option<&str>, body: &str) -> (u16, String) {
+        self.post_as("testing", what, path, content_type, service, body)
+    }
+
+    /// [`Moto::post`] with the access key of the caller: moto acts in the account the key belongs to (an
+    /// assumed role's key acts in the role's account).
+    fn post_as(
+        &self,
+        access_key: &str,
+        what: &str,
+        path: &str,
+        content_type: &str,
+        service: Option<&str>,
+        body: &str,
+    ) -> (u16, String) {
         let mut request = self.agent.post(format!("{}{path}", self.endpoint())).header("Content-Type", content_type);
         if let Some(service) = service {
             // moto routes awsQuery requests by the credential scope of the signature; it checks no signature.
             let auth = format!(
-                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+                "AWS4-HMAC-SHA256 Credential={access_key}/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
             );
             request = request.header("Authorization", auth);
         }
@@ -176,11 +190,17 @@ impl Moto {
     /// One EC2 Query request (`Action` plus `params`); the answer's XML. Anything but HTTP 200 panics with the
     /// answer. albsync reads EC2 without aws-sdk-ec2, and the tests set EC2 up without it too.
     pub fn ec2(&self, action: &str, params: &[(&str, &str)]) -> String {
+        self.ec2_as("testing", action, params)
+    }
+
+    /// [`Moto::ec2`] in the account of `access_key` (for example an assumed role's).
+    pub fn ec2_as(&self, access_key: &str, action: &str, params: &[(&str, &str)]) -> String {
         let mut body = format!("Action={action}&Version=2016-11-15");
         for (k, v) in params {
             body.push_str(&format!("&{}={}", form_encode(k), form_encode(v)));
         }
-        let (status, text) = self.post(action, "/", "application/x-www-form-urlencoded", Some("ec2"), &body);
+        let (status, text) =
+            self.post_as(access_key, action, "/", "application/x-www-form-urlencoded", Some("ec2"), &body);
         if status != 200 {
             panic!("{action} answered {status}: {text}");
         }

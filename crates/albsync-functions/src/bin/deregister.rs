@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use albsync_aws::{Clients, ElbTargetGroup, S3StateStore, load_sdk_config};
+use albsync_aws::{Clients, S3StateStore, load_sdk_config};
 use albsync_functions::config::{ProcessEnv, StateConfig};
 use albsync_functions::handlers::deregister::{Deps, handle};
 use albsync_functions::startup::{config_failure, finish, init_tracing};
@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
     };
     let clients = Clients::new(&load_sdk_config().await);
     let deps = &Deps {
-        targets: ElbTargetGroup::new(clients.elb),
+        targets: clients.target_group(),
         store: S3StateStore::new(clients.s3, config.bucket),
         prefix: config.prefix,
     };

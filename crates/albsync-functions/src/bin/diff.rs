@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use albsync_aws::{Clients, Ec2NetworkInterfaces, ElbTargetGroup, EmfMetrics, S3StateStore, load_sdk_config};
+use albsync_aws::{Clients, Ec2NetworkInterfaces, EmfMetrics, S3StateStore, load_sdk_config};
 use albsync_functions::config::{DiffConfig, ProcessEnv};
 use albsync_functions::handlers::diff::{Deps, handle};
 use albsync_functions::startup::{config_failure, finish, init_tracing};
@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
     let clients = Clients::new(&sdk);
     let deps = &Deps {
         metrics: Box::new(metrics),
-        targets: ElbTargetGroup::new(clients.elb),
+        targets: clients.target_group(),
         store: S3StateStore::new(clients.s3, config.bucket),
         prefix: config.prefix,
         interfaces,

@@ -47,16 +47,13 @@ pub async fn handle<T: TargetGroup, S: StateStore>(
         check_recorded(&binding, &doc, c.ip, now)?;
     }
     let arn = binding.target_group_arn.as_str();
-    let live: Vec<RegisteredTarget> = deps
-        .targets
-        .describe(arn)
-        .await?
-        .into_iter()
-        .filter(|t| t.port == binding.port && !t.state.is_leaving())
-        .collect();
+    // A target group in another account is read and changed with the binding's role (albsync_aws::assume).
+    let targets = deps.targets.for_role(binding.role_arn.as_ref()).await?;
+    let live: Vec<RegisteredTarget> =
+        targets.describe(arn).await?.into_iter().filter(|t| t.port == binding.port && !t.state.is_leaving()).collect();
     let answered: BTreeSet<_> = active.into_iter().collect();
     let selection = check_deregistration(&binding, &counted, &live, &answered)?;
-    let calls = if selection.remove.is_empty() { 0 } else { deps.targets.deregister(arn, &selection.remove).await? };
+    let calls = if selection.remove.is_empty() { 0 } else { targets.deregister(arn, &selection.remove).await? };
     for t in &selection.remove {
         tracing::info!(binding = %binding.name, ip = %t.ip, port = t.port, zone = ?t.availability_zone, "deregistered");
     }

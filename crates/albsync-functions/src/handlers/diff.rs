@@ -78,8 +78,10 @@ async fn plan_run<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
             None => Ok(None),
         }
     };
+    // A target group in another account is read with the binding's role (albsync_aws::assume).
+    let targets = deps.targets.for_role(binding.role_arn.as_ref()).await?;
     let (registered, stored, interfaces) =
-        tokio::try_join!(deps.targets.describe(binding.target_group_arn.as_str()), deps.store.read(&key), interfaces)?;
+        tokio::try_join!(targets.describe(binding.target_group_arn.as_str()), deps.store.read(&key), interfaces)?;
     let (state, etag) = match stored {
         Some(stored) => (Some(StateDocument::parse(&stored.bytes, &key, &binding)?), Some(stored.etag)),
         None => (None, None),

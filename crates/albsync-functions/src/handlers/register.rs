@@ -33,7 +33,9 @@ pub async fn handle<T: TargetGroup>(deps: &Deps<T>, event: serde_json::Value) ->
     }
     specs.sort();
     specs.dedup();
-    let calls = deps.targets.register(binding.target_group_arn.as_str(), &specs).await?;
+    // A target group in another account is changed with the binding's role (albsync_aws::assume).
+    let targets = deps.targets.for_role(binding.role_arn.as_ref()).await?;
+    let calls = targets.register(binding.target_group_arn.as_str(), &specs).await?;
     tracing::info!(binding = %binding.name, registered = specs.len(), calls, "registered");
     Ok(RegisterResult { registered: specs.len(), calls })
 }

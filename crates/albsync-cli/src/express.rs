@@ -1,0 +1,511 @@
+//! Express executions, read the way the console reads them: from the state machine's CloudWatch Logs log group.
+//! Step Functions keeps no history of an Express execution (DescribeExecution, GetExecutionHistory and
+//! DescribeStateMachineForExecution refuse it); with logging level ALL and execution data, every history event is
+//! written to the log group as one JSON record, and this module turns those records back into the events the
+//! timeline reads, so `run`, `history` and `graph --execution` print the same thing for both workflow types.
+//!
+//! The record shape (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html, "Log levels" and the
+//! example events): `id`, `type`, `details` (the event's details, the same fields as the API's
+//! `*EventDetails`), `previous_event_id`, `event_timestamp` (ms since the epoch), `execution_arn`; the numbers
+//! are written as strings. Delivery is best effort: records can arrive late, or not at all.
+
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use serde_json::Value;
+
+use crate::error::CliError;
+use crate::events::{Details, Event, Kind, classify};
+use crate::session::Session;
+use crate::timeline::ExecutionInfo;
+
+/// A log record that is not a Step Functions history event as documented: names the field and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("log record {at}: {problem}")]
+pub struct RecordError {
+    /// Where the record came from (log stream and event id), or its position.
+    pub at: String,
+    /// What is wrong, naming the field.
+    pub problem: String,
+}
+
+/// One history event read from a log record, with the execution it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// `execution_arn`.
+    pub execution_arn: String,
+    /// `type`, as written.
+    pub event_type: String,
+    /// The event, as the timeline reads it.
+    pub event: Event,
+    /// `details`, as written (input and output of the execution are in there).
+    pub details: Value,
+}
+
+/// A record's integer field: Step Functions writes `"12"`; a number is accepted too.
+fn integer(record: &Value, field: &str) -> Result<i64, String> {
+    match record.get(field) {
+        None => Err(format!("field `{field}` is missing")),
+        Some(Value::String(s)) => {
+            s.trim().parse::<i64>().map_err(|_| format!("field `{field}` is {s:?}, not an integer"))
+        }
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| format!("field `{field}` is {n}, not an integer")),
+        Some(other) => Err(format!("field `{field}` is {other}, not an integer")),
+    }
+}
+
+fn text<'a>(record: &'a Value, field: &str) -> Result<&'a str, String> {
+    match record.get(field) {
+        None => Err(format!("field `{field}` is missing")),
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(other) => Err(format!("field `{field}` is {other}, not a non-empty string")),
+    }
+}
+
+fn details_of(d: &Value) -> Details {
+    let s = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_owned);
+    let n = |k: &str| {
+        d.get(k)
+            .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|t| t.parse().ok())))
+            .and_then(|v| i32::try_from(v).ok())
+    };
+    Details { name: s("name"), error: s("error"), cause: s("cause"), index: n("index"), length: n("length") }
+}
+
+/// Parses one log record; `at` names it in errors.
+pub fn parse_record(message: &str, at: &str) -> Result<Record, RecordError> {
+    let fail = |problem: String| RecordError { at: at.to_owned(), problem };
+    let record: Value = serde_json::from_str(message).map_err(|e| fail(format!("not JSON: {e}")))?;
+    if !record.is_object() {
+        return Err(fail(format!("not a JSON object but {record}")));
+    }
+    let id = integer(&record, "id").map_err(fail)?;
+    let previous = match record.get("previous_event_id") {
+        // The first event of an execution has no predecessor.
+        None | Some(Value::Null) => 0,
+        Some(_) => integer(&record, "previous_event_id").map_err(fail)?,
+    };
+    let at_ms = integer(&record, "event_timestamp").map_err(fail)?;
+    let event_type = text(&record, "type").map_err(fail)?.to_owned();
+    let execution_arn = text(&record, "execution_arn").map_err(fail)?.to_owned();
+    let details = match record.get("details") {
+        None | Some(Value::Null) => Value::Object(serde_json::Map::new()),
+        Some(d @ Value::Object(_)) => d.clone(),
+        Some(other) => return Err(fail(format!("field `details` is {other}, not an object"))),
+    };
+    let kind = classify(&event_type, &details_of(&details));
+    Ok(Record { execution_arn, event_type, event: Event { id, previous, at_ms, kind }, details })
+}
+
+/// `arn:PARTITION:states:REGION:ACCOUNT:express:STATE_MACHINE:NAME:ID` (or the Standard form
+/// `...:execution:STATE_MACHINE:NAME`) -> (state machine ARN, execution name).
+/// https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
+pub fn split_execution_arn(arn: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() < 8 || parts[0] != "arn" || parts[2] != "states" || !matches!(parts[5], "express" | "execution") {
+        return None;
+    }
+    let state_machine = format!("{}:{}:states:{}:{}:stateMachine:{}", parts[0], parts[1], parts[3], parts[4], parts[6]);
+    Some((state_machine, parts[7].to_owned()))
+}
+
+/// An execution's description and events, from its records (any order, duplicates allowed).
+pub fn execution(arn: &str, records: &[Record]) -> Option<(ExecutionInfo, Vec<Event>)> {
+    let mut mine: Vec<&Record> = records.iter().filter(|r| r.execution_arn == arn).collect();
+    if mine.is_empty() {
+        return None;
+    }
+    mine.sort_by_key(|r| r.event.id);
+    mine.dedup_by_key(|r| r.event.id);
+    let (state_machine_arn, name) = split_execution_arn(arn).unwrap_or_default();
+    let json = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|t| serde_json::from_str(t).ok());
+    let started = mine.iter().find(|r| r.event.kind == Kind::ExecutionStarted);
+    let start_ms = started.or(mine.first()).map_or(0, |r| r.event.at_ms);
+    let mut info = ExecutionInfo {
+        arn: arn.to_owned(),
+        name,
+        state_machine_arn,
+        status: "RUNNING".to_owned(),
+        start_ms,
+        input: json(started.and_then(|r| r.details.get("input"))),
+        ..ExecutionInfo::default()
+    };
+    if let Some(end) = mine.iter().find(|r| matches!(r.event.kind, Kind::ExecutionEnded { .. })) {
+        if let Kind::ExecutionEnded { status, error, cause } = &end.event.kind {
+            info.status.clone_from(status);
+            info.error.clone_from(error);
+            info.cause.clone_from(cause);
+        }
+        info.stop_ms = Some(end.event.at_ms);
+        info.output = json(end.details.get("output"));
+    }
+    Some((info, mine.into_iter().map(|r| r.event.clone()).collect()))
+}
+
+/// A filter pattern matching the records that contain `phrase` (a quoted term: it may hold `:`).
+/// https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html
+fn quoted(phrase: &str) -> String {
+    format!("\"{}\"", phrase.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Where a state machine's records are, and whether they are complete enough to follow an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// The log group's name.
+    pub group: String,
+    /// `ALL`, `ERROR`, `FATAL` or `OFF`.
+    pub level: String,
+    /// Whether input and output are in the records.
+    pub include_execution_data: bool,
+}
+
+/// `arn:aws:logs:REGION:ACCOUNT:log-group:NAME:*` -> `NAME`.
+pub fn log_group_name(arn: &str) -> Option<&str> {
+    let rest = arn.split_once(":log-group:")?.1;
+    let name = rest.strip_suffix(":*").unwrap_or(rest);
+    (!name.is_empty()).then_some(name)
+}
+
+impl LogSettings {
+    /// Refuses settings that cannot give an execution's timeline, in one line naming the setting.
+    pub fn check(&self, state_machine: &str) -> Result<(), CliError> {
+        if !self.level.eq_ignore_ascii_case("ALL") {
+            return Err(CliError::Usage(format!(
+                "{state_machine} is an Express state machine logging at level {}: only level ALL records every \
+                 event of an execution (set the construct's Express logging to ALL with execution data)",
+                self.level
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// How to read an Express state machine's executions, or `None` for a Standard one. Express when `declared`
+/// (the deployment says so) or DescribeStateMachine says so; the log group is the state machine's logging
+/// destination, else `fallback_group` (the deployment's). A level other than ALL is refused in one line.
+pub async fn logging(
+    s: &Session,
+    state_machine: &str,
+    fallback_group: Option<&str>,
+    declared: bool,
+) -> Result<Option<LogSettings>, CliError> {
+    let out = s
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(state_machine)
+        .send()
+        .await
+        .map_err(|e| crate::error::sfn_error(&s.endpoints, "DescribeStateMachine", state_machine, e))?;
+    if !declared && *out.r#type() != aws_sdk_sfn::types::StateMachineType::Express {
+        return Ok(None);
+    }
+    let logging = out.logging_configuration();
+    let group = logging
+        .and_then(|l| l.destinations().first())
+        .and_then(|d| d.cloud_watch_logs_log_group())
+        .and_then(|g| g.log_group_arn())
+        .and_then(log_group_name)
+        .or(fallback_group)
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "{state_machine} is an Express state machine without a log group: Step Functions keeps no history \
+                 of Express executions, so there is nothing to read"
+            ))
+        })?;
+    let settings = LogSettings {
+        group: group.to_owned(),
+        level: logging.and_then(|l| l.level()).map_or("OFF", |v| v.as_str()).to_owned(),
+        include_execution_data: logging.is_some_and(|l| l.include_execution_data()),
+    };
+    settings.check(state_machine)?;
+    Ok(Some(settings))
+}
+
+/// Reads records out of a log group. A narrow seam: the CLI reads CloudWatch Logs; the parsing above is pure.
+pub trait RecordSource {
+    /// The messages (with where each came from) of the records containing `phrase`, written at or after
+    /// `since_ms`.
+    fn messages(
+        &self,
+        group: &str,
+        phrase: &str,
+        since_ms: Option<i64>,
+    ) -> impl std::future::Future<Output = Result<Vec<(String, String)>, CliError>>;
+}
+
+impl RecordSource for Session {
+    async fn messages(
+        &self,
+        group: &str,
+        phrase: &str,
+        since_ms: Option<i64>,
+    ) -> Result<Vec<(String, String)>, CliError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .logs
+                .filter_log_events()
+                .log_group_name(group)
+                .filter_pattern(quoted(phrase))
+                .set_start_time(since_ms)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| logs_error(self, group, e))?;
+            for e in page.events() {
+                let at = format!("{}/{}", e.log_stream_name().unwrap_or("?"), e.event_id().unwrap_or("?"));
+                out.push((at, e.message().unwrap_or_default().to_owned()));
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn logs_error<E>(s: &Session, group: &str, err: aws_sdk_cloudwatchlogs::error::SdkError<E>) -> CliError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err.as_service_error() {
+        Some(e) => match e.code().unwrap_or("") {
+            "ResourceNotFoundException" => CliError::NotFound(format!(
+                "log group {group} does not exist: the Express state machine has written no records there"
+            )),
+            "AccessDeniedException" => {
+                CliError::Aws(format!("reading log group {group} was denied: {}", e.message().unwrap_or("")))
+            }
+            code => CliError::Aws(format!("FilterLogEvents on {group} failed: {code}: {}", e.message().unwrap_or(""))),
+        },
+        None => CliError::Unreachable {
+            service: "CloudWatch Logs".into(),
+            endpoint: s.endpoints.of("CLOUDWATCH_LOGS", "logs"),
+            detail: DisplayErrorContext(&err).to_string(),
+        },
+    }
+}
+
+/// Every record containing `phrase`, parsed; a record that is not a history event is an error naming it.
+pub async fn records(
+    src: &impl RecordSource,
+    group: &str,
+    phrase: &str,
+    since_ms: Option<i64>,
+) -> Result<Vec<Record>, CliError> {
+    src.messages(group, phrase, since_ms)
+        .await?
+        .iter()
+        .map(|(at, message)| parse_record(message, at).map_err(|e| CliError::Aws(format!("{group}: {e}"))))
+        .collect()
+}
+
+/// An Express execution's ARN from its name: the only execution of `state_machine` of that name in the log
+/// group (Express names need not be unique, so several are an error listing them).
+pub async fn find_by_name(
+    src: &impl RecordSource,
+    group: &str,
+    state_machine: &str,
+    name: &str,
+) -> Result<String, CliError> {
+    let found = records(src, group, &format!(":{name}:"), None).await?;
+    let mut arns: Vec<&str> = found
+        .iter()
+        .filter(|r| split_execution_arn(&r.execution_arn).is_some_and(|(sm, n)| sm == state_machine && n == name))
+        .map(|r| r.execution_arn.as_str())
+        .collect();
+    arns.sort_unstable();
+    arns.dedup();
+    match arns.as_slice() {
+        [] => Err(CliError::NotFound(format!(
+            "no such execution: no record of an execution named {name} of {state_machine} in log group {group}"
+        ))),
+        [one] => Ok((*one).to_owned()),
+        many => Err(CliError::Usage(format!(
+            "{} Express executions are named {name}: give one ARN: {}",
+            many.len(),
+            many.join(", ")
+        ))),
+    }
+}
+
+/// An Express execution's description and events from the log group.
+pub async fn read(
+    src: &impl RecordSource,
+    group: &str,
+    arn: &str,
+    since_ms: Option<i64>,
+) -> Result<Option<(ExecutionInfo, Vec<Event>)>, CliError> {
+    Ok(execution(arn, &records(src, group, arn, since_ms).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::AttemptEnd;
+    use crate::timeline::Timeline;
+
+    const ARN: &str =
+        "arn:aws:states:us-east-1:123456789012:express:albsync:cli-web-1:2f6c1a9e-3b7d-4c55-9a0e-1d2f3a4b5c6d";
+
+    fn rec(id: i64, prev: i64, at: i64, kind: &str, details: Value) -> String {
+        serde_json::json!({
+            "id": id.to_string(),
+            "type": kind,
+            "details": details,
+            "previous_event_id": prev.to_string(),
+            "event_timestamp": at.to_string(),
+            "execution_arn": ARN,
+            "redrive_count": "0",
+        })
+        .to_string()
+    }
+
+    fn parsed(lines: &[String]) -> Vec<Record> {
+        lines.iter().enumerate().map(|(i, l)| parse_record(l, &i.to_string()).expect("parses")).collect()
+    }
+
+    #[test]
+    fn records_as_step_functions_writes_them_become_the_timeline_of_the_execution() {
+        let t0 = 1_795_656_070_000;
+        let lines = vec![
+            rec(
+                1,
+                0,
+                t0,
+                "ExecutionStarted",
+                serde_json::json!({"input": "{\"name\":\"web\"}", "inputDetails": {"truncated": false}}),
+            ),
+            rec(2, 1, t0 + 5, "TaskStateEntered", serde_json::json!({"name": "Resolve", "input": "{}"})),
+            rec(3, 2, t0 + 6, "LambdaFunctionScheduled", serde_json::json!({"resource": "arn:aws:lambda:x"})),
+            rec(
+                4,
+                3,
+                t0 + 40,
+                "LambdaFunctionFailed",
+                serde_json::json!({"error": "Albsync.DnsTimeout", "cause": "{\"errorMessage\":\"slow\"}"}),
+            ),
+            rec(5, 4, t0 + 1040, "LambdaFunctionScheduled", serde_json::json!({})),
+            rec(6, 5, t0 + 1070, "LambdaFunctionSucceeded", serde_json::json!({"output": "{}"})),
+            rec(7, 6, t0 + 1071, "TaskStateExited", serde_json::json!({"name": "Resolve", "output": "{}"})),
+            rec(8, 7, t0 + 1072, "SucceedStateEntered", serde_json::json!({"name": "NoChange"})),
+            rec(9, 8, t0 + 1073, "SucceedStateExited", serde_json::json!({"name": "NoChange"})),
+            rec(10, 9, t0 + 1074, "ExecutionSucceeded", serde_json::json!({"output": "{\"changed\":false}"})),
+        ];
+        // Delivered out of order and one twice: the timeline is the same.
+        let mut shuffled = lines.clone();
+        shuffled.reverse();
+        shuffled.push(lines[3].clone());
+        let (info, events) = execution(ARN, &parsed(&shuffled)).expect("found");
+        assert_eq!(info.name, "cli-web-1");
+        assert_eq!(info.state_machine_arn, "arn:aws:states:us-east-1:123456789012:stateMachine:albsync");
+        assert_eq!((info.status.as_str(), info.start_ms, info.stop_ms), ("SUCCEEDED", t0, Some(t0 + 1074)));
+        assert_eq!(info.input, Some(serde_json::json!({"name": "web"})));
+        assert_eq!(info.output, Some(serde_json::json!({"changed": false})));
+        assert_eq!(events.len(), 10);
+        let t = Timeline::build(&info, &events);
+        assert_eq!(t.path, ["Resolve", "NoChange"]);
+        assert_eq!(t.retries, 1);
+        let resolve = &t.states[0];
+        assert_eq!(resolve.attempts[0].error.as_deref(), Some("Albsync.DnsTimeout"));
+        assert_eq!(resolve.attempts[0].cause.as_deref(), Some("slow"));
+        assert_eq!(resolve.attempts[1].waited_ms, Some(1000));
+    }
+
+    #[test]
+    fn an_execution_without_its_end_record_is_still_running() {
+        let lines = vec![
+            rec(1, 0, 10, "ExecutionStarted", serde_json::json!({})),
+            rec(2, 1, 11, "TaskStateEntered", serde_json::json!({"name": "Resolve"})),
+        ];
+        let (info, _) = execution(ARN, &parsed(&lines)).expect("found");
+        assert_eq!((info.status.as_str(), info.stop_ms), ("RUNNING", None));
+        assert!(execution("arn:aws:states:us-east-1:1:express:other:x:y", &parsed(&lines)).is_none());
+    }
+
+    #[test]
+    fn a_failure_record_keeps_its_error_and_cause() {
+        let line =
+            rec(4, 3, 40, "ExecutionFailed", serde_json::json!({"error": "States.Timeout", "cause": "too slow"}));
+        let r = parse_record(&line, "s/1").expect("parses");
+        assert_eq!(
+            r.event.kind,
+            Kind::ExecutionEnded {
+                status: "FAILED".into(),
+                error: Some("States.Timeout".into()),
+                cause: Some("too slow".into())
+            }
+        );
+        let timed_out = rec(4, 3, 40, "LambdaFunctionTimedOut", serde_json::json!({"error": "States.Timeout"}));
+        assert!(matches!(
+            parse_record(&timed_out, "s/1").expect("parses").event.kind,
+            Kind::AttemptEnded { end: AttemptEnd::TimedOut, .. }
+        ));
+    }
+
+    #[test]
+    fn a_bad_record_is_an_error_naming_the_record_and_the_field() {
+        let good: Value =
+            serde_json::from_str(&rec(1, 0, 10, "ExecutionStarted", serde_json::json!({}))).expect("json");
+        let with = |field: &str, value: Option<Value>| {
+            let mut v = good.clone();
+            match value {
+                Some(x) => v[field] = x,
+                None => {
+                    v.as_object_mut().expect("object").remove(field);
+                }
+            }
+            parse_record(&v.to_string(), "states/albsync/2026-12-01/abc/7").expect_err("bad").to_string()
+        };
+        assert_eq!(with("id", None), "log record states/albsync/2026-12-01/abc/7: field `id` is missing");
+        assert_eq!(
+            with("id", Some("one".into())),
+            "log record states/albsync/2026-12-01/abc/7: field `id` is \"one\", not an integer"
+        );
+        assert!(
+            with("event_timestamp", Some(Value::Bool(true)))
+                .ends_with("field `event_timestamp` is true, not an integer")
+        );
+        assert!(
+            with("execution_arn", Some("".into())).ends_with("field `execution_arn` is \"\", not a non-empty string")
+        );
+        assert!(with("type", None).ends_with("field `type` is missing"));
+        assert!(with("details", Some("x".into())).ends_with("field `details` is \"x\", not an object"));
+        assert!(
+            parse_record("START RequestId: 1", "s/2")
+                .expect_err("text")
+                .to_string()
+                .starts_with("log record s/2: not JSON")
+        );
+        assert!(parse_record("[1]", "s/3").expect_err("array").to_string().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn execution_arns_and_log_group_arns_give_their_parts() {
+        assert_eq!(
+            split_execution_arn(ARN),
+            Some(("arn:aws:states:us-east-1:123456789012:stateMachine:albsync".into(), "cli-web-1".into()))
+        );
+        assert_eq!(
+            split_execution_arn("arn:aws:states:us-east-1:1:execution:sm:run-1").map(|p| p.1),
+            Some("run-1".into())
+        );
+        assert_eq!(split_execution_arn("arn:aws:states:us-east-1:1:stateMachine:sm"), None);
+        assert_eq!(
+            log_group_name("arn:aws:logs:us-east-1:1:log-group:/aws/vendedlogs/states/x:*"),
+            Some("/aws/vendedlogs/states/x")
+        );
+        assert_eq!(log_group_name("arn:aws:logs:us-east-1:1:log-group:"), None);
+        assert_eq!(quoted("a\"b"), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn a_log_level_other_than_all_is_refused_in_one_line() {
+        let s = LogSettings { group: "g".into(), level: "ERROR".into(), include_execution_data: false };
+        let e = s.check("arn:sm").expect_err("error level");
+        assert!(!e.to_string().contains('\n'));
+        assert!(e.to_string().contains("level ERROR"), "{e}");
+        assert!(LogSettings { level: "ALL".into(), ..s }.check("arn:sm").is_ok());
+    }
+}

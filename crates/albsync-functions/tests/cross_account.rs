@@ -1,0 +1,119 @@
+//! A target group in another account, reached with the binding's `roleArn`, against moto.
+//!
+//! moto keeps one backend per account, and credentials from sts:AssumeRole act in the assumed role's account
+//! (https://docs.getmoto.org/en/latest/docs/multi_account.html), as on AWS: the target group below exists only
+//! in account 210987654321, so the functions' own credentials (account 123456789012) cannot see it, and the
+//! register handler reaches it only through the role. moto does not check trust or role policies: that
+//! AssumeRole is refused without the target account's trust policy is AWS's part (README, "Target groups in
+//! another account").
+
+use albsync_aws::{Clients, ElbTargetGroup, RoleClients, TargetGroup};
+use albsync_core::binding::RoleArn;
+use albsync_functions::handlers::register;
+use albsync_moto::Moto;
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+use serde_json::json;
+
+const OTHER_ACCOUNT: &str = "210987654321";
+
+struct Other {
+    role: RoleArn,
+    tg_arn: String,
+    /// ELB in the other account, as its owner sees it.
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// The functions' own clients (the default account).
+    clients: Clients,
+}
+
+async fn other_account() -> Other {
+    let moto = Moto::shared();
+    let config = moto.sdk_config().await;
+    let clients = Clients::new(&config);
+    let role: RoleArn =
+        format!("arn:aws:iam::{OTHER_ACCOUNT}:role/{}", Moto::unique("albsync-targets")).parse().expect("role ARN");
+    let provider = AssumeRoleProvider::builder(role.as_str()).session_name("owner").configure(&config).build().await;
+    let owner = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(provider)
+        .load()
+        .await;
+    let key = owner.credentials_provider().expect("provider").provide_credentials().await.expect("assumed role");
+    let vpc = moto.ec2_as(key.access_key_id(), "CreateVpc", &[("CidrBlock", "10.0.0.0/16")]);
+    let vpc_id = vpc.split("<vpcId>").nth(1).and_then(|t| t.split('<').next()).expect("vpc id").to_owned();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&owner);
+    let tg = elb
+        .create_target_group()
+        .name(Moto::unique("xacct"))
+        .protocol(ProtocolEnum::Tcp)
+        .port(443)
+        .vpc_id(vpc_id)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .expect("target group in the other account");
+    let tg_arn = tg.target_groups().first().and_then(|t| t.target_group_arn()).expect("arn").to_owned();
+    Other { role, tg_arn, elb, clients }
+}
+
+fn binding(tg_arn: &str, role: Option<&RoleArn>) -> serde_json::Value {
+    let mut b = json!({"name": "xacct", "dnsName": "alb.test", "port": 443, "targetGroupArn": tg_arn,
+                       "vpcCidrs": ["10.0.0.0/16"]});
+    if let Some(role) = role {
+        b["roleArn"] = json!(role.as_str());
+    }
+    b
+}
+
+async fn registered(elb: &aws_sdk_elasticloadbalancingv2::Client, tg: &str) -> Vec<String> {
+    let out = elb.describe_target_health().target_group_arn(tg).send().await.expect("describe");
+    let mut ips: Vec<String> = out
+        .target_health_descriptions()
+        .iter()
+        .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_owned))
+        .collect();
+    ips.sort();
+    ips
+}
+
+#[tokio::test]
+async fn register_reaches_the_other_accounts_target_group_only_through_the_bindings_role() {
+    let o = other_account().await;
+    assert!(o.tg_arn.contains(&format!(":{OTHER_ACCOUNT}:targetgroup/")), "{}", o.tg_arn);
+    let deps = register::Deps { targets: o.clients.target_group() };
+    let targets = json!([{"ip": "10.0.1.5", "port": 443}]);
+
+    // Without the role the functions' own account has no such target group: nothing is registered.
+    let err = register::handle(&deps, json!({"binding": binding(&o.tg_arn, None), "targets": targets}))
+        .await
+        .expect_err("own credentials cannot see another account's target group");
+    assert!(format!("{err:?}").contains("TargetGroupNotFound"), "{err:?}");
+    assert_eq!(registered(&o.elb, &o.tg_arn).await, Vec::<String>::new());
+
+    let out = register::handle(&deps, json!({"binding": binding(&o.tg_arn, Some(&o.role)), "targets": targets}))
+        .await
+        .expect("registers with the role");
+    assert_eq!(out.registered, 1);
+    assert_eq!(registered(&o.elb, &o.tg_arn).await, ["10.0.1.5"]);
+}
+
+#[tokio::test]
+async fn one_client_per_role_is_kept_and_reads_as_that_role() {
+    let o = other_account().await;
+    let roles = RoleClients::new(&o.clients.config);
+    let first = roles.elb(&o.role).await;
+    let _again = roles.elb(&o.role).await;
+    assert_eq!(roles.cached(), 1);
+    // The cached client acts in the role's account.
+    first.describe_target_health().target_group_arn(&o.tg_arn).send().await.expect("visible with the role");
+
+    let tg = o.clients.target_group();
+    let scoped = tg.for_role(Some(&o.role)).await.expect("assumed");
+    assert_eq!(scoped.describe(&o.tg_arn).await.expect("describe with the role"), vec![]);
+    // An adapter built without role support refuses a role instead of using its own credentials.
+    let plain = ElbTargetGroup::new(o.clients.elb.clone());
+    let err = plain.for_role(Some(&o.role)).await.expect_err("no role support");
+    assert!(err.to_string().contains("without role support"), "{err}");
+}
