@@ -5,12 +5,15 @@
 
 Kinds measured (each `--runs` times, median reported):
   steady       nothing changed: Resolve, Diff, Decide, NoChange
+  steady-eni   the same with the ENI source (binding field `eni`): one DescribeNetworkInterfaces more
   registering  a first run on a fresh target group: three addresses registered
   counting     one address missing (within its grace): the count is saved, nothing removed
 
 Wall time is ExecutionStarted to the end event in the execution history (moto's clock). Transitions are
-the states entered. AWS calls are the requests the function binaries (user agent aws-sdk-rust) made to the
-emulator, taken from moto's request recorder; the harness's own Step Functions polling is not counted.
+the states entered. AWS calls are the requests the function binaries (user agent aws-sdk-rust) made: those
+the strict ELB front answers itself (RegisterTargets, DeregisterTargets, DescribeTargetHealth; from the
+front's own log, since they never reach moto) plus those it relays to moto (from moto's request recorder).
+The harness's own calls (Step Functions polling, its boto3 clients) are not counted.
 Retry intervals are the definition's own (no test speed-up).
 """
 
@@ -57,9 +60,10 @@ def operation(entry: dict) -> str:
 def measured(st: AlbsyncStack, binding: dict) -> dict:
     moto(st, "/moto-api/recorder/reset-recording", b"")
     moto(st, "/moto-api/recorder/start-recording", b"")
+    served_before = len(st.elb.served)
     run = st.run(binding)
     moto(st, "/moto-api/recorder/stop-recording", b"")
-    calls = Counter()
+    calls = Counter(action for action, _, ua in st.elb.served[served_before:] if "aws-sdk-rust" in ua)
     for line in moto(st, "/moto-api/recorder/download-recording").decode().splitlines():
         entry = json.loads(line)
         ua = {k.lower(): v for k, v in entry["headers"].items()}.get("user-agent", "")
@@ -93,6 +97,23 @@ def main() -> int:
         st.run(steady)
         results.append(summary("steady", [measured(st, steady) for _ in range(args.runs)]))
 
+        # The stand-in ALB's nodes: interfaces described `ELB app/<name>/<id>`, attached (in use) as a node's are.
+        _, lb_name, lb_id = st.net.alb_arn.rsplit(":", 1)[1].split("/", 1)[1].split("/")
+        ec2 = st.client("ec2")
+        instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
+                                     SubnetId=st.net.subnet_ids[0])["Instances"][0]["InstanceId"]
+        eni_ips = addresses("10.0.1", 3, start=60)
+        for device, ip in enumerate(eni_ips, start=1):
+            ni = ec2.create_network_interface(SubnetId=st.net.subnet_ids[0], PrivateIpAddress=ip,
+                                              Description=f"ELB app/{lb_name}/{lb_id}")["NetworkInterface"]
+            ec2.attach_network_interface(NetworkInterfaceId=ni["NetworkInterfaceId"], InstanceId=instance,
+                                         DeviceIndex=device)
+        steady_eni = st.new_binding("steadyeni", eni={"loadBalancerName": lb_name, "loadBalancerId": lb_id})
+        for name in ("steadyeni.test.", "all.steadyeni.test."):
+            st.dns.set(name, a=eni_ips)
+        st.run(steady_eni)
+        results.append(summary("steady-eni", [measured(st, steady_eni) for _ in range(args.runs)]))
+
         rows = []
         for i in range(args.runs):
             b = st.new_binding(f"reg{i}")
@@ -117,7 +138,7 @@ def main() -> int:
             print(f"{r['kind']:12} {r['runs']:4} {r['wall_ms_median']:10.1f} "
                   f"{r['wall_ms_min']:6.0f}-{r['wall_ms_max']:<7.0f} {','.join(map(str, r['transitions'])):>12} "
                   f"{','.join(map(str, r['aws_calls'])):>10}  {r['calls']}")
-    expected_ends = {"steady": ["NoChange"], "registering": ["Synced"], "counting": ["Synced"]}
+    expected_ends = {"steady": ["NoChange"], "steady-eni": ["NoChange"], "registering": ["Synced"], "counting": ["Synced"]}
     bad = [r for r in results if r["ends"] != expected_ends[r["kind"]]]
     if bad:
         print(f"measure-executions: unexpected outcomes: {bad}", file=sys.stderr)

@@ -75,6 +75,9 @@ class StrictElb:
         self.region = region
         self.groups: dict[str, Group] = {}
         self.calls: list[tuple[str, str]] = []  # (action, outcome) of every target call, for tests
+        # (action, outcome, user agent) of every call this front answered itself: moto's request recorder never
+        # sees these, so a count of a run's AWS calls adds them (scripts/measure-executions.py).
+        self.served: list[tuple[str, str, str]] = []
         self._throttle = 0
         self._lock = threading.RLock()
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -273,6 +276,7 @@ class StrictElb:
                    f"<Message>{escape(e.message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
         with self._lock:
             self.calls.append((action, outcome))
+            self.served.append((action, outcome, h.headers.get("User-Agent") or ""))
         data = xml.encode()
         h.send_response(status)
         h.send_header("Content-Type", "text/xml")

@@ -248,6 +248,10 @@ def test_status_and_plan_follow_a_dns_change_and_change_nothing(st, tmp_path):
     # Two addresses: one plain answer holds them all (fewer than 8 records), which settles the run.
     assert doc["inSync"] and doc["dns"]["resolution"]["complete"]
     assert doc["stateKey"] == st.state_key(b)
+    # The in-sync figures, as the diff's EMF lines carry them (same core functions).
+    f = doc["figures"]
+    assert (f["resolvedAddresses"], f["registeredTargets"], f["pendingAddresses"], f["drift"]) == (2, 2, 0, 0), f
+    assert f["lastInSync"] is not None and not f["eniRulesNotApplied"], f
 
     p = check_json(albsync(st, "plan", "--bindings-file", file, "-o", "json"), "plan")
     assert p["noop"] and not p["writesState"] and p["register"] == [] and p["deregister"] == []
@@ -263,6 +267,11 @@ def test_status_and_plan_follow_a_dns_change_and_change_nothing(st, tmp_path):
     assert rows[c]["inDns"] and rows[c]["targetHealth"] is None and not rows[c]["agree"]
     text = albsync(st, "status", "--bindings-file", file).stdout
     assert "NOT IN SYNC: 2 of 3 addresses disagree" in text
+    # One missing (its first miss: highest count 1 after a run now), one to register: drift 2.
+    f = s["figures"]
+    assert (f["resolvedAddresses"], f["registeredTargets"], f["pendingAddresses"], f["maxPendingMisses"],
+            f["drift"], f["lastInSync"]) == (2, 2, 1, 1, 2, None), f
+    assert "metrics  resolved 2, registered 2, healthy " in text and "pending 1 (highest misses 1), drift 2" in text
 
     p = check_json(albsync(st, "plan", "--bindings-file", file, "-o", "json"), "plan")
     steps = {(x["ip"], x["action"]): x for x in p["steps"]}

@@ -166,3 +166,68 @@ def test_an_interface_event_registers_the_new_node_within_seconds_and_once(st, t
     arn = st.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
     run = st.wait(arn)
     assert run.status == "SUCCEEDED", (run.status, run.path)
+
+
+def alb_interfaces(alb: Alb) -> dict[str, bool]:
+    """Every address on an interface with the ALB's description (all tests' nodes): address -> in use."""
+    out: dict[str, bool] = {}
+    pages = alb.ec2.get_paginator("describe_network_interfaces").paginate(
+        Filters=[{"Name": "description", "Values": [alb.description]}])
+    for page in pages:
+        for ni in page["NetworkInterfaces"]:
+            for a in ni.get("PrivateIpAddresses", []):
+                out[a["PrivateIpAddress"]] = ni["Status"] == "in-use"
+    return out
+
+
+def retire(alb: Alb, ip: str) -> None:
+    """The node's drain ended: its interface is detached and deleted."""
+    eni = alb.ec2.describe_network_interfaces(NetworkInterfaceIds=[alb.ids[ip]])["NetworkInterfaces"][0]
+    alb.ec2.detach_network_interface(AttachmentId=eni["Attachment"]["AttachmentId"])
+    alb.ec2.delete_network_interface(NetworkInterfaceId=alb.ids[ip])
+
+
+def test_interfaces_and_dns_out_of_step_never_lose_an_in_use_target_or_register_a_stranger(st):
+    """A short soak through the state machine (the long one is crates/albsync-core/tests/eni_soak.rs): DNS lags
+    new interfaces, drops addresses whose interface is in use, keeps answering a retired node; after every
+    run no address of an in-use interface that was registered is gone, and nothing off the ALB's interfaces
+    is registered."""
+    alb = Alb(st)
+    b = st.new_binding("outofstep", eni=alb.eni(), graceRuns=2)
+    for ip in ("10.0.1.141", "10.0.1.142"):
+        alb.add(ip)
+    # Each step: what to do to the ALB before the run, then what DNS answers for it.
+    steps = [
+        (lambda: None, ["10.0.1.141", "10.0.1.142"]),
+        (lambda: alb.add("10.0.1.143"), ["10.0.1.141", "10.0.1.142"]),  # a new node, DNS lags it
+        (lambda: None, ["10.0.1.142"]),  # DNS drops .141 (and still lags .143): all three in use
+        (lambda: alb.add("10.0.1.144"), ["10.0.1.143"]),  # drops .141 and .142, answers .143, lags .144
+        (lambda: None, ["10.0.1.141", "10.0.1.143", "10.0.1.144"]),  # .142 retires from DNS: it drains
+        (lambda: None, ["10.0.1.143", "10.0.1.144"]),
+        (lambda: retire(alb, "10.0.1.142"), ["10.0.1.141", "10.0.1.143"]),  # drain over; DNS drops .144
+        (lambda: None, ["10.0.1.141", "10.0.1.143", "10.0.1.144"]),
+        (lambda: None, ["10.0.1.141", "10.0.1.143", "10.0.1.144"]),
+    ]
+    dropped_in_use = lagged = 0
+    removed: set[str] = set()
+    for i, (change, answer) in enumerate(steps):
+        change()
+        serve(st, b, answer)
+        before = set(st.targets(b))
+        interfaces = alb_interfaces(alb)
+        in_use = {ip for ip, used in interfaces.items() if used}
+        dropped_in_use += bool(before & in_use - set(answer))
+        lagged += bool({ip for ip in in_use if ip.startswith("10.0.1.14")} - before - set(answer))
+        run = st.run(b)
+        assert run.status == "SUCCEEDED", (i, run.status, run.path, run.failures())
+        after = set(st.targets(b))
+        lost = (before & in_use) - after
+        assert not lost, f"step {i}: deregistered {lost}, whose interfaces are in use ({run.path})"
+        strangers = (after - before) - set(interfaces)
+        assert not strangers, f"step {i}: registered {strangers}, on none of the ALB's interfaces"
+        removed |= before - after
+    assert dropped_in_use >= 3 and lagged >= 2, (dropped_in_use, lagged)
+    # Early registration (the documented default) took the lagging nodes; the retired one went. (The stand-in
+    # ALB is shared: the other tests' in-use interfaces are the ALB's too, and registered early as well.)
+    assert [ip for ip in st.targets(b) if ip.startswith("10.0.1.14")] == ["10.0.1.141", "10.0.1.143", "10.0.1.144"]
+    assert removed == {"10.0.1.142"}, removed

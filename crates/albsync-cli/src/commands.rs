@@ -262,7 +262,8 @@ async fn status(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
         expected.extend(doc.pending.keys().copied());
     }
     let dns = albsync_dns::resolve_binding(&binding, args.dns_server, &expected, None).await.map_err(|e| e.to_string());
-    let s = Status::build(&binding, dns.as_ref().map_err(Clone::clone), &stored);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let s = Status::build(&binding, dns.as_ref().map_err(Clone::clone), &stored, now);
     match global.output {
         Output::Json => emit_json(&s)?,
         Output::Text => emit(&s.text()),

@@ -7,6 +7,9 @@ use std::net::IpAddr;
 
 use albsync_core::Binding;
 use albsync_core::events::{Resolved, Strategy};
+use albsync_core::metrics::{Metric, plan_figures};
+use albsync_core::plan::plan;
+use albsync_core::state::rfc3339_utc;
 use albsync_core::target::RegisteredTarget;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -82,6 +85,68 @@ pub struct Row {
     pub note: String,
 }
 
+/// The in-sync figures a run's diff would report now, as its EMF metric lines carry them: computed by the
+/// diff's own functions (`plan::plan`, then `metrics::plan_figures`), never re-derived here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+pub struct Figures {
+    /// `ResolvedAddresses`: addresses DNS answered.
+    pub resolved_addresses: u64,
+    /// `RegisteredTargets`: targets on the binding's port that count as registered (draining excluded).
+    pub registered_targets: u64,
+    /// `HealthyTargets`: of those, the ones the target group reports healthy.
+    pub healthy_targets: u64,
+    /// `PendingAddresses`: registered addresses that would count towards removal after a run now.
+    pub pending_addresses: u64,
+    /// `MaxPendingMisses`: the highest miss count among them after a run now (0: none).
+    pub max_pending_misses: u64,
+    /// `Drift`: answered but not registered, plus registered but not answered (0: in sync).
+    pub drift: u64,
+    /// When the figures last said in sync, as far as this look can tell: now when `drift` is 0, else `None`
+    /// (the dashboard's `Drift` graph says since when).
+    pub last_in_sync: Option<String>,
+    /// The binding has an ENI source, whose rules the diff applies on top (an in-use interface is never
+    /// pending; an early registration is no drift): these DNS-only figures may then show more than the
+    /// metrics do.
+    pub eni_rules_not_applied: bool,
+}
+
+impl Figures {
+    fn compute(binding: &Binding, resolved: &Resolved, stored: &Stored, now: u64) -> Figures {
+        let state = match &stored.saved {
+            Saved::Found(doc) => Some(doc),
+            Saved::Absent | Saved::Invalid(_) => None,
+        };
+        let p = plan(binding, resolved, &stored.registered, state, now);
+        let mut f = Figures {
+            resolved_addresses: u64::try_from(resolved.addresses.len()).unwrap_or(u64::MAX),
+            registered_targets: 0,
+            healthy_targets: 0,
+            pending_addresses: 0,
+            max_pending_misses: 0,
+            drift: 0,
+            last_in_sync: None,
+            eni_rules_not_applied: binding.eni.is_some(),
+        };
+        for (metric, value) in plan_figures(&p, &stored.registered, binding.port) {
+            let slot = match metric {
+                Metric::ResolvedAddresses => &mut f.resolved_addresses,
+                Metric::RegisteredTargets => &mut f.registered_targets,
+                Metric::HealthyTargets => &mut f.healthy_targets,
+                Metric::PendingAddresses => &mut f.pending_addresses,
+                Metric::MaxPendingMisses => &mut f.max_pending_misses,
+                Metric::Drift => &mut f.drift,
+            };
+            *slot = value;
+        }
+        if f.drift == 0 {
+            f.last_in_sync = Some(rfc3339_utc(now));
+        }
+        f
+    }
+}
+
 /// The `status` document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -115,6 +180,8 @@ pub struct Status {
     pub addresses: Vec<Row>,
     /// Everything agrees.
     pub in_sync: bool,
+    /// The in-sync metrics as a run now would report them; `None` when DNS gave no answer.
+    pub figures: Option<Figures>,
 }
 
 fn health(t: &RegisteredTarget) -> String {
@@ -127,8 +194,9 @@ fn health(t: &RegisteredTarget) -> String {
 }
 
 impl Status {
-    /// Puts the three views side by side.
-    pub fn build(binding: &Binding, dns: Result<&Resolved, String>, stored: &Stored) -> Status {
+    /// Puts the three views side by side; `now` (unix seconds) is the time the figures are computed for.
+    pub fn build(binding: &Binding, dns: Result<&Resolved, String>, stored: &Stored, now: u64) -> Status {
+        let figures = dns.as_ref().ok().map(|r| Figures::compute(binding, r, stored, now));
         let dns_view = match &dns {
             Ok(r) => DnsView {
                 addresses: r.addresses.iter().copied().collect(),
@@ -198,6 +266,7 @@ impl Status {
             state_error,
             addresses,
             in_sync,
+            figures,
         }
     }
 
@@ -271,6 +340,29 @@ impl Status {
             let _ = writeln!(out, "  (other ports, not albsync's: {})", others.join(" "));
         }
         let _ = writeln!(out);
+        if let Some(f) = &self.figures {
+            let _ = writeln!(
+                out,
+                "metrics  resolved {}, registered {}, healthy {}, pending {} (highest misses {}), drift {}",
+                f.resolved_addresses,
+                f.registered_targets,
+                f.healthy_targets,
+                f.pending_addresses,
+                f.max_pending_misses,
+                f.drift
+            );
+            let last = match &f.last_in_sync {
+                Some(at) => format!("{at} (now: drift 0)"),
+                None => "not now (drift > 0); the Drift metric says since when".to_owned(),
+            };
+            let _ = writeln!(out, "         last in sync: {last}");
+            if f.eni_rules_not_applied {
+                let _ = writeln!(
+                    out,
+                    "         from DNS alone: the diff also applies the ENI rules, so its pending and drift may be lower"
+                );
+            }
+        }
         let disagree = self.addresses.iter().filter(|r| !r.agree).count();
         if self.in_sync {
             let _ = writeln!(
@@ -342,6 +434,9 @@ mod tests {
         anstream::adapter::strip_str(text).to_string()
     }
 
+    /// The figures' clock (unix seconds).
+    const NOW: u64 = 1_795_608_000;
+
     const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef";
 
     fn binding() -> Binding {
@@ -397,6 +492,7 @@ mod tests {
             &binding(),
             Ok(&resolved(&[1, 2])),
             &stored(&[(1, 443, HealthState::Healthy), (2, 443, HealthState::Healthy)], &[1, 2], &[]),
+            NOW,
         );
         assert!(s.in_sync);
         assert!(s.addresses.iter().all(|r| r.agree && r.note == "in sync"));
@@ -414,7 +510,7 @@ mod tests {
         });
         let mut b = binding();
         b.allowed_cidrs = vec!["10.0.0.0/8".parse().expect("cidr")];
-        let s = Status::build(&b, Ok(&resolved(&[1])), &st);
+        let s = Status::build(&b, Ok(&resolved(&[1])), &st, NOW);
         let row = s.addresses.iter().find(|r| r.ip.to_string() == "192.168.7.7").expect("listed");
         assert!(row.agree && row.note.starts_with("foreign"), "{}", row.note);
         assert!(s.in_sync, "someone else's target is no disagreement of albsync's");
@@ -430,6 +526,7 @@ mod tests {
                 &[1, 2],
                 &[(2, 1)],
             ),
+            NOW,
         );
         assert!(!s.in_sync);
         let notes: Vec<(&str, bool)> = s.addresses.iter().map(|r| (r.note.as_str(), r.agree)).collect();
@@ -454,6 +551,7 @@ mod tests {
             &binding(),
             Err("alb.test: the name server answered SERVFAIL".into()),
             &stored(&[(1, 443, HealthState::Draining)], &[1], &[]),
+            NOW,
         );
         assert!(!s.in_sync);
         assert_eq!(s.addresses[0].target_health.as_deref(), Some("draining"));
@@ -466,6 +564,7 @@ mod tests {
             &binding(),
             Ok(&resolved(&[1, 2])),
             &stored(&[(1, 443, HealthState::UnhealthyDraining), (2, 443, HealthState::Healthy)], &[1, 2], &[]),
+            NOW,
         );
         let text = plain(&s.text());
         let header = text.lines().find(|l| l.trim_start().starts_with("address")).expect("header");
@@ -475,5 +574,52 @@ mod tests {
             assert_eq!(row.get(column..column + 6), Some("active"), "misaligned:\n{header}\n{row}");
         }
         assert!(text.contains("unhealthy.draining"), "{text}");
+    }
+
+    #[test]
+    fn the_figures_are_the_metrics_a_run_now_would_write() {
+        let mut dns = resolved(&[1, 3, 4]);
+        dns.strategy = Strategy::All;
+        dns.resolution.complete = true;
+        let st = stored(
+            &[(1, 443, HealthState::Healthy), (2, 443, HealthState::Healthy), (4, 443, HealthState::Initial)],
+            &[1, 2, 4],
+            &[(2, 1)],
+        );
+        let f = Status::build(&binding(), Ok(&dns), &st, NOW).figures.expect("DNS answered");
+        // 2 is missing for the second time, 3 is to be registered: drift 2; 4 is registered but still initial.
+        assert_eq!(
+            (f.resolved_addresses, f.registered_targets, f.healthy_targets, f.pending_addresses, f.max_pending_misses),
+            (3, 3, 2, 1, 2)
+        );
+        assert_eq!((f.drift, f.last_in_sync.as_deref(), f.eni_rules_not_applied), (2, None, false));
+        let text = plain(&Status::build(&binding(), Ok(&dns), &st, NOW).text());
+        assert!(
+            text.contains("metrics  resolved 3, registered 3, healthy 2, pending 1 (highest misses 2), drift 2"),
+            "{text}"
+        );
+        assert!(text.contains("last in sync: not now"), "{text}");
+
+        let mut dns = resolved(&[1, 2]);
+        dns.strategy = Strategy::All;
+        dns.resolution.complete = true;
+        let st = stored(&[(1, 443, HealthState::Healthy), (2, 443, HealthState::Healthy)], &[1, 2], &[]);
+        let s = Status::build(&binding(), Ok(&dns), &st, NOW);
+        let f = s.figures.clone().expect("DNS answered");
+        assert_eq!((f.drift, f.pending_addresses, f.healthy_targets), (0, 0, 2));
+        assert_eq!(f.last_in_sync.as_deref(), Some("2026-11-25T12:00:00Z"));
+        assert!(plain(&s.text()).contains("last in sync: 2026-11-25T12:00:00Z (now: drift 0)"));
+    }
+
+    #[test]
+    fn no_figures_without_a_dns_answer() {
+        let s = Status::build(
+            &binding(),
+            Err("SERVFAIL".into()),
+            &stored(&[(1, 443, HealthState::Healthy)], &[1], &[]),
+            NOW,
+        );
+        assert_eq!(s.figures, None);
+        assert!(!plain(&s.text()).contains("metrics "));
     }
 }

@@ -85,7 +85,7 @@ fn the_schema_files_are_the_ones_the_structs_generate() {
 fn the_validator_refuses_what_the_schemas_forbid() {
     // The checks below are worth something only if the schemas reject a wrong document.
     let b = binding();
-    let good = serde_json::to_value(Status::build(&b, Ok(&resolved()), &stored(&b))).expect("status");
+    let good = serde_json::to_value(Status::build(&b, Ok(&resolved()), &stored(&b), 1_795_608_000)).expect("status");
     let validator = jsonschema::validator_for(&schema("status")).expect("valid schema");
     assert!(validator.is_valid(&good));
     let mut extra = good.clone();
@@ -149,10 +149,10 @@ fn stored(b: &Binding) -> Stored {
 fn status_documents_match_their_schema_with_and_without_dns() {
     let b = binding();
     let r = resolved();
-    assert_valid("status", &Status::build(&b, Ok(&r), &stored(&b)));
+    assert_valid("status", &Status::build(&b, Ok(&r), &stored(&b), 1_795_608_000));
     let mut absent = stored(&b);
     absent.saved = Saved::Invalid("broken".into());
-    assert_valid("status", &Status::build(&b, Err("SERVFAIL".into()), &absent));
+    assert_valid("status", &Status::build(&b, Err("SERVFAIL".into()), &absent, 1_795_608_000));
 }
 
 #[test]
