@@ -67,7 +67,11 @@ pub const STALE_ANSWER_TTL: u32 = 30;
 /// Added to every remembered expiry: the sighting times come from the clocks of different Lambda hosts.
 pub const CLOCK_SLACK_SECS: u64 = 5;
 
-/// Record sets remembered across runs at most (those expiring last are kept).
+/// Record sets remembered across runs at most (those expiring last are kept). About 40 bytes each in the plan,
+/// so the state passed to SaveState stays far below Step Functions' 256 KiB per state input
+/// (<https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html>). Those dropped first are those
+/// whose expiry passed first; a dropped set a cache still served would be counted again (a known limit, only
+/// reached with more than 1024 distinct sets while an address stays absent).
 pub const REMEMBERED_SETS: usize = 1024;
 
 /// How long after its expiry a record set stays remembered, so that a stale repeat is still recognised.
