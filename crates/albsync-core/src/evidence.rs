@@ -113,7 +113,9 @@ pub struct Resolution {
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SeenSet {
-    /// [`digest`] of the addresses.
+    /// [`digest`] of the addresses, written as 16 hex digits (see [`hex_digest`]).
+    #[serde(with = "hex_digest")]
+    #[cfg_attr(feature = "schemars", schemars(with = "String"))]
     pub digest: u64,
     /// Unix seconds of the first sighting in the run.
     pub at: u64,
@@ -161,7 +163,9 @@ impl Absence {
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Remembered {
-    /// [`digest`] of the record set.
+    /// [`digest`] of the record set, written as 16 hex digits (see [`hex_digest`]).
+    #[serde(with = "hex_digest")]
+    #[cfg_attr(feature = "schemars", schemars(with = "String"))]
     pub digest: u64,
     /// Latest expiry of any sighting plus [`CLOCK_SLACK_SECS`], unix seconds.
     pub until: u64,
@@ -260,6 +264,29 @@ impl CarriedEvidence {
                 )
             })
         })
+    }
+}
+
+/// Digests in JSON as 16 hex digits, not numbers: they pass through Step Functions (the plan's `evidence`,
+/// the resolve result's `sets`), and a JSON number above 2^53 is not safe in every JSON implementation
+/// (RFC 8259, section 6: <https://www.rfc-editor.org/rfc/rfc8259#section-6>); a rounded digest would make a
+/// cached repeat look new.
+pub mod hex_digest {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `digest` as 16 lower-case hex digits.
+    pub fn serialize<S: Serializer>(digest: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{digest:016x}"))
+    }
+
+    /// Reads 16 hex digits.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.len() != 16 {
+            return Err(serde::de::Error::custom(format!("digest {text:?} is not 16 hex digits")));
+        }
+        u64::from_str_radix(&text, 16)
+            .map_err(|_| serde::de::Error::custom(format!("digest {text:?} is not 16 hex digits")))
     }
 }
 

@@ -357,6 +357,7 @@ mod tests {
                 "2001:db8::1 is not of the binding's family",
             ),
             (serde_json::json!({"sets": [{"digest": -1, "until": 5}]}), "field `evidence`"),
+            (serde_json::json!({"sets": [{"digest": "12ab", "until": 5}]}), "not 16 hex digits"),
         ] {
             v["evidence"] = bad;
             let err = StateDocument::parse(v.to_string().as_bytes(), "k", &b).expect_err("refused");
