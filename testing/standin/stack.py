@@ -146,14 +146,17 @@ class Zone:
         return name if name.endswith(".") else name + "."
 
     def _record(self, a: Sequence[str] = (), aaaa: Sequence[str] = (), mode: str = "ok",
-                maxAnswers: int = 8, max_answers: int | None = None) -> dict[str, Any]:
+                maxAnswers: int = 8, max_answers: int | None = None, ns: Sequence[str] = ()) -> dict[str, Any]:
         if mode not in self.MODES:
             raise ValueError(f"mode {mode!r} is not one of {self.MODES}")
-        return {"a": list(a), "aaaa": list(aaaa), "mode": mode,
-                "maxAnswers": int(max_answers if max_answers is not None else maxAnswers)}
+        record = {"a": list(a), "aaaa": list(aaaa), "mode": mode,
+                  "maxAnswers": int(max_answers if max_answers is not None else maxAnswers)}
+        if ns:
+            record["ns"] = list(ns)  # name server host names (lookup.mode authoritative)
+        return record
 
     def set(self, name: str, a: Sequence[str] | None = None, aaaa: Sequence[str] | None = None,
-            mode: str | None = None, max_answers: int | None = None) -> None:
+            mode: str | None = None, max_answers: int | None = None, ns: Sequence[str] | None = None) -> None:
         """Creates or updates a name; arguments left None keep their current value (or the default)."""
         fq = self._fqdn(name)
         with self._lock:
@@ -161,7 +164,8 @@ class Zone:
             self.names[fq] = self._record(
                 a=cur["a"] if a is None else a, aaaa=cur["aaaa"] if aaaa is None else aaaa,
                 mode=cur["mode"] if mode is None else mode,
-                max_answers=cur["maxAnswers"] if max_answers is None else max_answers)
+                max_answers=cur["maxAnswers"] if max_answers is None else max_answers,
+                ns=cur.get("ns", ()) if ns is None else ns)
             self._write_locked()
 
     def set_mode(self, name: str, mode: str) -> None:

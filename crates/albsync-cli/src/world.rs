@@ -10,6 +10,8 @@ use crate::error::{CliError, adapter_error};
 use crate::session::Session;
 
 /// The saved state as found.
+// One value per command: the size of a document (with its carried evidence) is not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Saved {
     /// No document yet (no run has saved one).

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::binding::Binding;
-use crate::evidence::{self, Resolution};
+use crate::evidence::{self, CarriedEvidence, Resolution};
 use crate::plan::{Counted, Plan};
 use crate::target::TargetSpec;
 
@@ -136,6 +136,9 @@ pub struct SaveRequest {
     /// Counts of addresses this run could not settle (the plan's `held`): kept as they were.
     #[serde(default)]
     pub held: Vec<Counted>,
+    /// The absence evidence for the next run (the plan's `evidence`); absent: none.
+    #[serde(default)]
+    pub evidence: CarriedEvidence,
     /// Who writes (the execution ARN).
     pub execution: String,
 }

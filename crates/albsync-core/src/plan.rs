@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::binding::Binding;
 use crate::events::Resolved;
+use crate::evidence::CarriedEvidence;
 use crate::state::{StateDocument, parse_rfc3339_utc, rfc3339_utc};
 use crate::target::{RegisteredTarget, TargetSpec};
 
@@ -95,6 +96,11 @@ pub struct Plan {
     pub carried: Vec<Counted>,
     /// The `countedSlot` the next state document holds.
     pub counted_slot: Option<u64>,
+    /// The absence evidence the next state document holds: the saved evidence combined with this run's
+    /// answers ([`CarriedEvidence::after_run`]). An absence it settles is counted even when no single run
+    /// could settle it (behind a caching resolver).
+    #[serde(default)]
+    pub evidence: CarriedEvidence,
 }
 
 /// Computes the plan at `now` (unix seconds). Never lists an answered address as missing.
@@ -138,8 +144,13 @@ pub fn plan(
     let mut absent: Vec<(IpAddr, bool)> = live_only.into_iter().chain(both).map(|ip| (ip, true)).collect();
     absent.extend(pending_only.into_iter().map(|ip| (ip, false)));
     absent.sort_unstable();
+    // Absent addresses are not answered ones, so n is the sum.
+    let absent_ips: std::collections::BTreeSet<IpAddr> = absent.iter().map(|(ip, _)| *ip).collect();
+    let no_evidence = CarriedEvidence::default();
+    let saved_evidence = state.map_or(&no_evidence, |s| &s.evidence);
+    let evidence = saved_evidence.after_run(&resolved.resolution, &absent_ips, answered.len() + absent_ips.len(), now);
     for (ip, is_live) in absent {
-        if !resolved.looked_for(&ip) {
+        if !resolved.looked_for(&ip) && !evidence.settles(&ip) {
             unconfirmed.push(ip);
             if let Some(misses) = pending.get(&ip) {
                 let first_missed_at = rfc3339_utc(state.map_or(now, |s| s.first_missed_secs(&ip, now)));
@@ -175,7 +186,8 @@ pub fn plan(
         && missing.is_empty()
         && returned.is_empty()
         && forgotten.is_empty()
-        && state_current;
+        && state_current
+        && *saved_evidence == evidence;
     Plan {
         noop,
         unconfirmed,
@@ -194,6 +206,7 @@ pub fn plan(
         slot_counted,
         carried,
         counted_slot,
+        evidence,
     }
 }
 
@@ -390,6 +403,54 @@ mod tests {
         let p = plan(&b, &r, &reg(&[1, 2], b.port, HealthState::Healthy), Some(&state(&[1, 2], &[(3, 1)])));
         assert_eq!(p.missing, vec![Miss { ip: ip(2), port: b.port, misses: 0, first_missed_at: rfc3339_utc(T0) }]);
         assert_eq!(p.forgotten, vec![ip(3)]);
+    }
+
+    /// A run behind a cache: one record set of 8 (addresses 1..=8), seen at `T0` with `ttl`.
+    fn cached(digest: u64, ttl: u32) -> Resolved {
+        let mut r = complete(&[1, 2, 3, 4, 5, 6, 7, 8]);
+        r.strategy = How::Sampled;
+        r.resolution = crate::evidence::Resolution {
+            independent_answers: 1,
+            largest_answer: 8,
+            cached: true,
+            sets: vec![crate::evidence::SeenSet { digest, at: T0, ttl, expires: T0 + u64::from(ttl) }],
+            ..Default::default()
+        };
+        r
+    }
+
+    #[test]
+    fn carried_evidence_settles_an_absence_no_cached_run_could_settle_alone() {
+        use crate::evidence::{Absence, Remembered};
+        let b = binding();
+        let all: Vec<u8> = (1..=13).collect();
+        let registered = reg(&all, b.port, HealthState::Healthy);
+        let mut doc = state(&all, &[]);
+        // 14 answers lacked 10.0.1.13 so far; (5/13)^14 = 1.6e-6 does not settle, (5/13)^15 does.
+        doc.evidence.absence.insert(ip(13), Absence { answers: 14, addresses: 13, per_answer: 8 });
+        doc.evidence.sets.push(Remembered { digest: 7, until: T0 + 30 });
+        // The cache repeats the set already counted: unconfirmed, held.
+        let p = plan(&b, &cached(7, 30), &registered, Some(&doc));
+        assert!(p.unconfirmed.contains(&ip(13)) && p.missing.is_empty(), "{p:?}");
+        assert_eq!(p.evidence.absence[&ip(13)].answers, 14);
+        // A new set: the fifteenth answer settles it; the live 9..=12 absent from one answer stay unconfirmed.
+        let p = plan(&b, &cached(8, 60), &registered, Some(&doc));
+        assert_eq!(p.missing.iter().map(|m| m.ip).collect::<Vec<_>>(), vec![ip(13)]);
+        assert_eq!(p.unconfirmed, vec![ip(9), ip(10), ip(11), ip(12)]);
+        assert_eq!(p.evidence.absence[&ip(9)], Absence { answers: 1, addresses: 13, per_answer: 8 });
+    }
+
+    #[test]
+    fn evidence_left_for_an_address_answered_again_is_cleared_and_a_steady_run_keeps_none() {
+        use crate::evidence::Absence;
+        let b = binding();
+        let registered = reg(&[1, 2], b.port, HealthState::Healthy);
+        let mut doc = state(&[1, 2], &[]);
+        assert!(plan(&b, &complete(&[1, 2]), &registered, Some(&doc)).noop, "no evidence: steady, no write");
+        doc.evidence.absence.insert(ip(2), Absence { answers: 3, addresses: 12, per_answer: 8 });
+        let p = plan(&b, &complete(&[1, 2]), &registered, Some(&doc));
+        assert!(!p.noop, "the stale evidence must be cleared, or a later absence would build on it");
+        assert!(p.evidence.is_empty());
     }
 
     #[test]

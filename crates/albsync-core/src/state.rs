@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::binding::Binding;
+use crate::evidence::CarriedEvidence;
 
 /// The schema version this code writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -40,6 +41,10 @@ pub struct StateDocument {
     /// same slot must not count again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counted_slot: Option<u64>,
+    /// Absence evidence carried to the next run (see [`crate::evidence`]): what the runs so far saw of the
+    /// registered addresses DNS did not answer. Absent in documents written before it existed: no evidence.
+    #[serde(default, skip_serializing_if = "CarriedEvidence::is_empty")]
+    pub evidence: CarriedEvidence,
     /// RFC 3339 UTC time of the write.
     pub written_at: String,
     /// The execution (or tool) that wrote it.
@@ -96,6 +101,15 @@ impl StateDocument {
                 });
             }
         }
+        // The evidence is read on its own first, so that a malformed one is named as such.
+        if let Some(evidence) = value.get("evidence") {
+            let evidence: CarriedEvidence = serde_json::from_value(evidence.clone()).map_err(|e| {
+                StateError::Unparseable { key: key.to_owned(), reason: format!("field `evidence`: {e}") }
+            })?;
+            if let Some(reason) = evidence.problem() {
+                return Err(StateError::Inconsistent { key: key.to_owned(), reason });
+            }
+        }
         let doc: StateDocument = serde_json::from_value(value)
             .map_err(|e| StateError::Unparseable { key: key.to_owned(), reason: e.to_string() })?;
         let found = identity(&doc.dns_name, &doc.target_group_arn, doc.port);
@@ -118,7 +132,12 @@ impl StateDocument {
         if let Some((ip, _)) = doc.pending.iter().find(|(_, misses)| **misses == 0) {
             return Err(StateError::Inconsistent { key: key.to_owned(), reason: format!("pending {ip} has 0 misses") });
         }
-        let wrong_family = doc.active.iter().chain(doc.pending.keys()).find(|ip| !binding.family.contains(ip));
+        let wrong_family = doc
+            .active
+            .iter()
+            .chain(doc.pending.keys())
+            .chain(doc.evidence.absence.keys())
+            .find(|ip| !binding.family.contains(ip));
         if let Some(ip) = wrong_family {
             return Err(StateError::Inconsistent {
                 key: key.to_owned(),
@@ -146,6 +165,7 @@ impl StateDocument {
             pending,
             first_missed: BTreeMap::new(),
             counted_slot: None,
+            evidence: CarriedEvidence::default(),
             written_at,
             written_by,
         }
@@ -297,6 +317,52 @@ mod tests {
         assert!(StateDocument::parse(v.to_string().as_bytes(), "k", &b).is_err());
         v["firstMissed"] = serde_json::json!({"10.0.1.9": "yesterday"});
         assert!(StateDocument::parse(v.to_string().as_bytes(), "k", &b).is_err());
+    }
+
+    #[test]
+    fn a_document_without_evidence_parses_and_evidence_round_trips() {
+        let b = binding();
+        let old = doc().to_bytes();
+        assert!(!String::from_utf8_lossy(&old).contains("evidence"), "empty evidence is not written");
+        assert!(StateDocument::parse(&old, "k", &b).expect("old document").evidence.is_empty());
+        let mut d = doc();
+        d.evidence.absence.insert(
+            "10.0.1.9".parse().expect("ip"),
+            crate::evidence::Absence { answers: 3, addresses: 12, per_answer: 8 },
+        );
+        d.evidence.sets.push(crate::evidence::Remembered { digest: u64::MAX, until: 1_795_608_060 });
+        assert_eq!(StateDocument::parse(&d.to_bytes(), "k", &b).expect("parses"), d);
+    }
+
+    #[test]
+    fn a_malformed_evidence_field_is_refused_naming_it() {
+        let b = binding();
+        let mut v: serde_json::Value = serde_json::from_slice(&doc().to_bytes()).expect("json");
+        for (bad, says) in [
+            (
+                serde_json::json!({"absence": {"10.0.1.9": {"answers": "three", "addresses": 12, "perAnswer": 8}}}),
+                "field `evidence`",
+            ),
+            (serde_json::json!({"absence": {}, "extra": 1}), "field `evidence`"),
+            (
+                serde_json::json!({"absence": {"10.0.1.9": {"answers": 0, "addresses": 12, "perAnswer": 8}}}),
+                "evidence.absence 10.0.1.9",
+            ),
+            (
+                serde_json::json!({"absence": {"10.0.1.9": {"answers": 2, "addresses": 4, "perAnswer": 8}}}),
+                "evidence.absence 10.0.1.9",
+            ),
+            (
+                serde_json::json!({"absence": {"2001:db8::1": {"answers": 2, "addresses": 12, "perAnswer": 8}}}),
+                "2001:db8::1 is not of the binding's family",
+            ),
+            (serde_json::json!({"sets": [{"digest": -1, "until": 5}]}), "field `evidence`"),
+            (serde_json::json!({"sets": [{"digest": "12ab", "until": 5}]}), "not 16 hex digits"),
+        ] {
+            v["evidence"] = bad;
+            let err = StateDocument::parse(v.to_string().as_bytes(), "k", &b).expect_err("refused");
+            assert!(err.to_string().contains(says), "{err} does not say {says}");
+        }
     }
 
     #[test]

@@ -106,7 +106,7 @@ impl<S: Source> Sampler<'_, S> {
                 self.answered = true;
                 self.failures_in_a_row = 0;
                 self.pending_failure = None;
-                if self.tally.record(&addresses, answer.ttl) {
+                if self.tally.record(&addresses, answer.ttl, unix_now()) {
                     self.stale = 0;
                 } else {
                     self.stale += 1;
@@ -276,6 +276,12 @@ pub(crate) async fn run(
         return Err(DnsError::DeadlineReached { name: display_name(name), budget_ms });
     }
     Ok(Pass { addresses: sampler.seen, all: false, tally: sampler.tally, fallback, timed_out: sampler.timed_out })
+}
+
+/// The wall clock in unix seconds: when an answer was seen, so a later run can tell a cached repeat from a
+/// new answer (`albsync_core::evidence::CarriedEvidence`).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The answer as a set, or the first address outside every allowed range as an error.

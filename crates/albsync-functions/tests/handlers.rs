@@ -178,7 +178,7 @@ impl World {
     async fn save(&self, plan: &PlanResult, execution: &str) -> Result<SaveResult, Diagnostic> {
         let save = json!({"op": "save", "binding": self.binding(), "etag": plan.etag, "active": plan.plan.active,
                           "counted": count_grace(&plan.plan), "countedSlot": plan.plan.counted_slot,
-                          "execution": execution});
+                          "held": plan.plan.held, "evidence": plan.plan.evidence, "execution": execution});
         Ok(serde_json::from_value(diff::handle(&self.diff, save).await?).expect("save result"))
     }
 
@@ -254,6 +254,29 @@ async fn a_corrupt_state_document_fails_the_plan_and_stays_untouched() {
     assert_eq!(err.error_type, "Albsync.StateDocumentInvalid");
     assert!(err.error_message.contains(&key), "{}", err.error_message);
     assert_eq!(w.state().await.expect("still there").bytes, b"{oops");
+}
+
+#[tokio::test]
+async fn a_malformed_evidence_field_fails_the_plan_naming_it_and_a_save_carrying_one_is_refused() {
+    let w = World::new().await;
+    w.answer(&[1]);
+    w.run("e1").await.expect("first run");
+    let key = w.state_key();
+    let mut doc: Value = serde_json::from_slice(&w.state().await.expect("saved").bytes).expect("json");
+    doc["evidence"] = json!({"absence": {"10.0.1.9": {"answers": "many", "addresses": 12, "perAnswer": 8}}});
+    let bytes = serde_json::to_vec(&doc).expect("bytes");
+    w.clients.s3.put_object().bucket(&w.bucket).key(&key).body(bytes.clone().into()).send().await.expect("put");
+    let err = w.run("e2").await.expect_err("malformed evidence");
+    assert_eq!(err.error_type, "Albsync.StateDocumentInvalid");
+    assert!(err.error_message.contains("field `evidence`"), "{}", err.error_message);
+    assert_eq!(w.state().await.expect("still there").bytes, bytes, "left as it is");
+
+    let save = json!({"op": "save", "binding": w.binding(), "etag": null, "active": [],
+                      "evidence": {"absence": {"10.0.1.9": {"answers": 0, "addresses": 12, "perAnswer": 8}}},
+                      "execution": "e3"});
+    let err: Diagnostic = diff::handle(&w.diff, save).await.expect_err("refused").into();
+    assert!(err.error_message.contains("evidence.absence 10.0.1.9"), "{}", err.error_message);
+    assert_eq!(w.state().await.expect("still there").bytes, bytes, "nothing written");
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! ```json
 //! {"names": {"alb.test.": {"a": ["10.0.1.1"], "aaaa": [], "mode": "ok", "maxAnswers": 8}}}
 //! ```
-//! Every field of a name is optional (`a`/`aaaa`: none, `mode`: `ok`, `maxAnswers`: 8). Unknown
+//! Every field of a name is optional (`a`/`aaaa`/`ns`: none, `mode`: `ok`, `maxAnswers`: 8). `ns` lists name
+//! server host names, for `lookup.mode: authoritative` on the stand-in. Unknown
 //! fields are errors, so a misspelt `maxanswers` is reported instead of silently ignored.
 
 use std::collections::{BTreeMap, HashSet};
@@ -67,6 +68,8 @@ struct Entry {
     #[serde(default)]
     aaaa: Vec<Ipv6Addr>,
     #[serde(default)]
+    ns: Vec<String>,
+    #[serde(default)]
     mode: ModeName,
     #[serde(default = "default_max_answers")]
     max_answers: usize,
@@ -116,6 +119,9 @@ pub fn parse(text: &str) -> Result<Vec<(String, Record)>, ZoneError> {
         if entry.max_answers == 0 {
             return Err(ZoneError::ZeroMaxAnswers { name });
         }
+        for host in &entry.ns {
+            check_name(host)?;
+        }
         let key = normalize(&name);
         if !seen.insert(key.clone()) {
             return Err(ZoneError::DuplicateName { name });
@@ -123,6 +129,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, Record)>, ZoneError> {
         let record = Record {
             a: entry.a,
             aaaa: entry.aaaa,
+            ns: entry.ns,
             max_answers: entry.max_answers,
             mode: entry.mode.into(),
             ..Record::default()
@@ -161,6 +168,14 @@ mod tests {
         assert_eq!(record.aaaa, vec!["fd00::1".parse::<Ipv6Addr>().expect("ipv6")]);
         assert_eq!(record.mode, Mode::ServFail);
         assert_eq!(record.max_answers, 3);
+    }
+
+    #[test]
+    fn reads_name_servers_and_refuses_one_that_is_not_a_name() {
+        let records = parse(r#"{"names": {"alb.test": {"ns": ["ns1.alb.test."]}}}"#).expect("valid zone");
+        assert_eq!(records[0].1.ns, vec!["ns1.alb.test.".to_owned()]);
+        let error = parse(r#"{"names": {"alb.test": {"ns": ["a b"]}}}"#).expect_err("invalid");
+        assert!(error.to_string().contains("a b"), "{error}");
     }
 
     #[test]

@@ -223,8 +223,12 @@ async fn save<T: TargetGroup, S: StateStore, I>(
     deps: &Deps<T, S, I>,
     request: SaveRequest,
 ) -> Result<SaveResult, FunctionError> {
-    let SaveRequest { binding, etag, mut active, counted, counted_slot, held, execution } = request;
+    let SaveRequest { binding, etag, mut active, counted, counted_slot, held, evidence, execution } = request;
     check_allowed(&binding, active.iter().chain(counted.iter().chain(&held).map(|c| &c.ip)))?;
+    check_allowed(&binding, evidence.absence.keys())?;
+    if let Some(problem) = evidence.problem() {
+        return Err(FunctionError::InvalidInput(problem));
+    }
     if let Some(c) =
         counted.iter().chain(&held).find(|c| albsync_core::state::parse_rfc3339_utc(&c.first_missed_at).is_none())
     {
@@ -248,6 +252,7 @@ async fn save<T: TargetGroup, S: StateStore, I>(
     let mut doc = StateDocument::new(&binding, active, pending, rfc3339_utc(unix_now()), execution.clone());
     doc.first_missed = next_first_missed(&kept);
     doc.counted_slot = counted_slot;
+    doc.evidence = evidence;
     let key = StateDocument::key(&deps.prefix, &binding);
     let condition = match etag {
         Some(etag) => WriteCondition::IfMatch(etag),
