@@ -72,10 +72,15 @@ where
     Err(AwsError::new(AwsErrorKind::Other, operation, format!("more than {MAX_PAGES} pages")))
 }
 
+/// The HTTPS client of the EC2 reader (hyper with rustls, as the SDK's own).
+type Https = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// [`NetworkInterfaces`] over EC2's Query API, signed with SigV4.
 #[derive(Debug, Clone)]
 pub struct Ec2NetworkInterfaces {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Built on the first read: most bindings have no ENI source, and a diff cold start should not load the
+    /// system's root certificates a second time (the SDK clients load them too) for a client it never uses.
+    http: std::sync::OnceLock<Result<Https, String>>,
     /// `https://ec2.<region>.amazonaws.com`, or the configured endpoint (an emulator, a VPC endpoint by name).
     endpoint: String,
     region: String,
@@ -92,9 +97,6 @@ pub enum Ec2SetupError {
     /// No credentials provider in the SDK configuration.
     #[error("no AWS credentials provider configured")]
     NoCredentials,
-    /// The system's root certificates could not be loaded.
-    #[error("loading the system's root certificates for TLS: {0}")]
-    Tls(std::io::Error),
 }
 
 impl Ec2NetworkInterfaces {
@@ -111,14 +113,27 @@ impl Ec2NetworkInterfaces {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => default_endpoint(&region),
         };
-        let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(Ec2SetupError::Tls)?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build(tls);
-        Ok(Ec2NetworkInterfaces { http, endpoint, region, credentials, page_size: PAGE_SIZE })
+        Ok(Ec2NetworkInterfaces {
+            http: std::sync::OnceLock::new(),
+            endpoint,
+            region,
+            credentials,
+            page_size: PAGE_SIZE,
+        })
+    }
+
+    /// The HTTPS client, built once; a failure to load the root certificates fails every read, naming it.
+    fn http(&self) -> Result<&Https, AwsError> {
+        let built = self.http.get_or_init(|| {
+            let tls = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+                .map_err(|e| format!("loading the system's root certificates for TLS: {e}"))?
+                .https_or_http()
+                .enable_http1()
+                .build();
+            Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(tls))
+        });
+        built.as_ref().map_err(|e| AwsError::new(AwsErrorKind::Other, OP, e.clone()))
     }
 
     /// Smaller pages (at least 5, the API's minimum), for tests that need several.
@@ -165,7 +180,7 @@ impl Ec2NetworkInterfaces {
             .map_err(|e| AwsError::new(AwsErrorKind::Other, OP, format!("request for {url}: {e}")))?;
         instructions.apply_to_request_http1x(&mut request);
         let exchange = async {
-            let response = self.http.request(request).await.map_err(|e| transient(format!("{url}: {e}")))?;
+            let response = self.http()?.request(request).await.map_err(|e| transient(format!("{url}: {e}")))?;
             let status = response.status().as_u16();
             let body = response
                 .into_body()
@@ -192,42 +207,16 @@ fn default_endpoint(region: &str) -> String {
 
 /// The form of one page's request: the ALB's description as the filter, the page size, the token.
 fn page_form(description: &str, page_size: i32, token: Option<&str>) -> String {
-    let mut form = url_form(&[
-        ("Action", "DescribeNetworkInterfaces"),
-        ("Version", API_VERSION),
-        ("Filter.1.Name", "description"),
-        ("Filter.1.Value.1", description),
-        ("MaxResults", &page_size.to_string()),
-    ]);
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("Action", "DescribeNetworkInterfaces")
+        .append_pair("Version", API_VERSION)
+        .append_pair("Filter.1.Name", "description")
+        .append_pair("Filter.1.Value.1", description)
+        .append_pair("MaxResults", &page_size.to_string());
     if let Some(token) = token {
-        form.push('&');
-        form.push_str(&url_form(&[("NextToken", token)]));
+        form.append_pair("NextToken", token);
     }
-    form
-}
-
-/// `application/x-www-form-urlencoded`: every byte but the unreserved ones percent-encoded (RFC 3986), as
-/// SigV4 canonicalisation expects.
-fn url_form(pairs: &[(&str, &str)]) -> String {
-    fn encode(text: &str, out: &mut String) {
-        for b in text.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    let mut out = String::new();
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        encode(k, &mut out);
-        out.push('=');
-        encode(v, &mut out);
-    }
-    out
+    form.finish()
 }
 
 /// An error answer (`<Response><Errors><Error><Code>..</Code><Message>..</Message>`), classified by code
@@ -432,10 +421,42 @@ mod tests {
         assert_eq!(
             form,
             "Action=DescribeNetworkInterfaces&Version=2016-11-15&Filter.1.Name=description\
-             &Filter.1.Value.1=ELB%20app%2Fweb%2F50dc6c495c0c9188&MaxResults=1000&NextToken=a%2Bb%2Fc%3D"
+             &Filter.1.Value.1=ELB+app%2Fweb%2F50dc6c495c0c9188&MaxResults=1000&NextToken=a%2Bb%2Fc%3D"
         );
         assert_eq!(default_endpoint("eu-west-1"), "https://ec2.eu-west-1.amazonaws.com");
         assert_eq!(default_endpoint("cn-north-1"), "https://ec2.cn-north-1.amazonaws.com.cn");
+    }
+
+    fn config(region: Option<&str>, credentials: bool) -> aws_config::SdkConfig {
+        let mut b = aws_config::SdkConfig::builder();
+        if let Some(r) = region {
+            b = b.region(aws_config::Region::new(r.to_owned()));
+        }
+        if credentials {
+            let c = aws_credential_types::Credentials::new("k", "s", None, None, "test");
+            b = b.credentials_provider(SharedCredentialsProvider::new(c));
+        }
+        b.endpoint_url("http://127.0.0.1:1").build()
+    }
+
+    #[test]
+    fn a_configuration_without_region_or_credentials_is_refused_naming_what_is_missing() {
+        let e = Ec2NetworkInterfaces::new(&config(None, true)).expect_err("no region");
+        assert!(matches!(e, Ec2SetupError::NoRegion) && e.to_string().contains("AWS_REGION"), "{e}");
+        let e = Ec2NetworkInterfaces::new(&config(Some("eu-west-1"), false)).expect_err("no credentials");
+        assert!(matches!(e, Ec2SetupError::NoCredentials), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_refuses_the_connection_is_a_transient_error_naming_it() {
+        // Port 1 on loopback: nothing listens there, the connection is refused at once.
+        let reader = Ec2NetworkInterfaces::new(&config(Some("eu-west-1"), true)).expect("reader");
+        let source = serde_json::from_value(
+            serde_json::json!({"loadBalancerName": "web", "loadBalancerId": "50dc6c495c0c9188"}),
+        );
+        let e = reader.alb_interfaces(&source.expect("source")).await.expect_err("refused");
+        assert_eq!(e.kind, AwsErrorKind::Transient, "{e}");
+        assert!(e.message.contains("http://127.0.0.1:1/"), "{e}");
     }
 
     #[tokio::test]

@@ -41,8 +41,7 @@ async fn other_account() -> Other {
         .load()
         .await;
     let key = owner.credentials_provider().expect("provider").provide_credentials().await.expect("assumed role");
-    let vpc = moto.ec2_as(key.access_key_id(), "CreateVpc", &[("CidrBlock", "10.0.0.0/16")]);
-    let vpc_id = vpc.split("<vpcId>").nth(1).and_then(|t| t.split('<').next()).expect("vpc id").to_owned();
+    let vpc_id = moto.create_vpc_as(key.access_key_id(), "10.0.0.0/16");
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&owner);
     let tg = elb
         .create_target_group()

@@ -194,15 +194,17 @@ impl World {
     }
 
     async fn plan(&self, resolved: &Resolved) -> Result<PlanResult, Diagnostic> {
-        let out =
-            diff::handle(&self.diff, json!({"op": "plan", "binding": self.binding(), "resolved": resolved})).await?;
-        Ok(serde_json::from_value(out).expect("plan result"))
+        self.plan_event(json!({"op": "plan", "binding": self.binding(), "resolved": resolved})).await
+    }
+
+    async fn plan_event(&self, event: Value) -> Result<PlanResult, Diagnostic> {
+        Ok(serde_json::from_value(diff::handle(&self.diff, event).await?).expect("plan result"))
     }
 
     /// A plan as Diff makes it inside an execution that started at `started_at` (`$$.Execution.StartTime`).
     async fn plan_started(&self, resolved: &Resolved, started_at: &str) -> Result<PlanResult, Diagnostic> {
-        let event = json!({"op": "plan", "binding": self.binding(), "resolved": resolved, "startedAt": started_at});
-        Ok(serde_json::from_value(diff::handle(&self.diff, event).await?).expect("plan result"))
+        self.plan_event(json!({"op": "plan", "binding": self.binding(), "resolved": resolved, "startedAt": started_at}))
+            .await
     }
 
     /// The state document's key: `<prefix><dnsName>/<target group name>-<id>/<port>.json`.

@@ -176,15 +176,14 @@ impl Moto {
         format!("{prefix}-{}", UNIQUE.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Creates a VPC and returns its id. The EC2 SDK is a large build that nothing else needs, so this one
-    /// call is made as a plain awsQuery request.
+    /// Creates a VPC and returns its id (plain EC2 Query requests: albsync does not use the EC2 SDK).
     pub fn create_vpc(&self, cidr: &str) -> String {
-        let body = format!("Action=CreateVpc&Version=2016-11-15&CidrBlock={}", cidr.replace('/', "%2F"));
-        let (status, text) = self.post("CreateVpc", "/", "application/x-www-form-urlencoded", Some("ec2"), &body);
-        match (status, xml_text(&text, "vpcId")) {
-            (200, Some(id)) => id.to_owned(),
-            _ => panic!("CreateVpc answered {status}: {text}"),
-        }
+        self.create_vpc_as("testing", cidr)
+    }
+
+    /// [`Moto::create_vpc`] in the account of `access_key` (for example an assumed role's).
+    pub fn create_vpc_as(&self, access_key: &str, cidr: &str) -> String {
+        self.ec2_id_as(access_key, "CreateVpc", &[("CidrBlock", cidr)], "vpcId")
     }
 
     /// One EC2 Query request (`Action` plus `params`); the answer's XML. Anything but HTTP 200 panics with the
@@ -195,10 +194,9 @@ impl Moto {
 
     /// [`Moto::ec2`] in the account of `access_key` (for example an assumed role's).
     pub fn ec2_as(&self, access_key: &str, action: &str, params: &[(&str, &str)]) -> String {
-        let mut body = format!("Action={action}&Version=2016-11-15");
-        for (k, v) in params {
-            body.push_str(&format!("&{}={}", form_encode(k), form_encode(v)));
-        }
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Action", action).append_pair("Version", "2016-11-15").extend_pairs(params);
+        let body = form.finish();
         let (status, text) =
             self.post_as(access_key, action, "/", "application/x-www-form-urlencoded", Some("ec2"), &body);
         if status != 200 {
@@ -209,7 +207,11 @@ impl Moto {
 
     /// The text of `tag` in the answer to an EC2 request, or a panic naming both.
     fn ec2_id(&self, action: &str, params: &[(&str, &str)], tag: &str) -> String {
-        let text = self.ec2(action, params);
+        self.ec2_id_as("testing", action, params, tag)
+    }
+
+    fn ec2_id_as(&self, access_key: &str, action: &str, params: &[(&str, &str)], tag: &str) -> String {
+        let text = self.ec2_as(access_key, action, params);
         match xml_text(&text, tag) {
             Some(id) => id.to_owned(),
             None => panic!("{action} answered without <{tag}>: {text}"),
@@ -299,19 +301,6 @@ impl Moto {
             .load()
             .await
     }
-}
-
-/// `application/x-www-form-urlencoded` for one key or value.
-fn form_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// The text of the first `<tag>…</tag>` element of an awsQuery answer.
