@@ -158,25 +158,27 @@ export class AlbSyncEvents extends Construct {
 }
 
 /**
- * The diff function's extra permission for ENI-source bindings. DescribeNetworkInterfaces supports no
+ * The extra permission of the functions that read an ENI-source binding's interfaces: diff plans with them, and
+ * register and deregister read them again just before they act (an interface can go, or a freed address be
+ * taken by a new interface, in the seconds after the diff). DescribeNetworkInterfaces supports no
  * resource-level permission (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html),
  * so it needs `*`; it only reads.
  */
-export function grantDescribeNetworkInterfaces(diff: lambda.IFunction & Construct): void {
-  diff.addToRolePolicy(
+export function grantDescribeNetworkInterfaces(fn: lambda.IFunction & Construct): void {
+  fn.addToRolePolicy(
     new iam.PolicyStatement({
       sid: 'DescribeNetworkInterfacesHasNoResourceLevelPermission',
       actions: ['ec2:DescribeNetworkInterfaces'],
       resources: ['*'],
     }),
   );
-  const policy = diff.role?.node.tryFindChild('DefaultPolicy');
+  const policy = fn.role?.node.tryFindChild('DefaultPolicy');
   if (policy) {
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'elasticloadbalancing:DescribeTargetHealth and ec2:DescribeNetworkInterfaces have no resource-level ' +
-        'permission (AWS requires `*`); both only read.',
+        'ec2:DescribeNetworkInterfaces (and, where the role has it, elasticloadbalancing:DescribeTargetHealth) ' +
+        'has no resource-level permission (AWS requires `*`); both only read.',
     });
   }
 }

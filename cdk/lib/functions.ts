@@ -208,7 +208,7 @@ export class AlbSyncFunctions extends Construct {
         );
       }
     }
-    if (props.eniSource) grantDescribeNetworkInterfaces(this.diff);
+    if (props.eniSource) for (const fn of [this.diff, this.register, this.deregister]) grantDescribeNetworkInterfaces(fn);
     if (props.vpc) {
       // Our own roles, so Lambda's managed AWSLambdaVPCAccessExecutionRole is not attached: grant its ENI actions.
       // ec2:DescribeNetworkInterfaces works only on `*`, and the ENIs do not exist before Lambda creates them.

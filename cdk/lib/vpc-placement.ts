@@ -10,7 +10,7 @@ import { FunctionVpcPlacement } from './functions';
  * - CloudWatch (monitoring): kept for API calls to CloudWatch (the metrics themselves are EMF log lines);
  * - CloudWatch Logs: anything that writes logs through the API from inside the VPC;
  * - STS: assuming roles (cross-account target groups);
- * - EC2, only when a binding has an `eni` source: the diff function's DescribeNetworkInterfaces.
+ * - EC2, only when a binding has an `eni` source: DescribeNetworkInterfaces of diff, register and deregister.
  * In a VPC, the resolve function asks the VPC's resolver, so private hosted zones and in-VPC names resolve.
  * https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html ("Internet and service access")
  */

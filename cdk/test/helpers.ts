@@ -103,7 +103,8 @@ export const asArray = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
  * - X-Ray: PutTraceSegments/PutTelemetryRecords/GetSampling* have no resource-level permission (tracing only).
  * - CloudWatch Logs delivery (state machine role only): Step Functions sets up vended log delivery with
  *   these account-level actions, which have no resource-level permission; CDK adds them for `logs`.
- * - DescribeNetworkInterfaces (diff, bindings with an `eni` source): no resource-level permission.
+ * - DescribeNetworkInterfaces (diff, register, deregister; bindings with an `eni` source): no resource-level
+ *   permission.
  */
 export const WILDCARD_EXCEPTIONS: { why: string; actions: string[]; needsCondition?: string }[] = [
   { why: 'DescribeTargetHealth has no resource-level permission', actions: ['elasticloadbalancing:DescribeTargetHealth'] },

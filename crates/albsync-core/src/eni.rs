@@ -12,6 +12,10 @@
 //! 4. with `registerEarly` (default on), an address of an interface in use that DNS does not answer yet and
 //!    that was never registered or answered is registered now, so the NLB's health checks start sooner.
 //!
+//! 5. at the moment of acting, Register and Deregister read the interfaces again ([`registrable`],
+//!    [`removable`]): seconds pass between Diff and them, in which an interface can go, or a freed address can
+//!    be taken by a new node's interface.
+//!
 //! The safety rails still apply to every removal (deregister re-reads the target group and caps the count).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -298,6 +302,46 @@ pub fn apply(
     Ok(plan)
 }
 
+/// What an act-time check kept and what it left for a later run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recheck {
+    /// The targets to act on.
+    pub act: Vec<TargetSpec>,
+    /// The addresses left alone, each with why.
+    pub left: Vec<(IpAddr, String)>,
+}
+
+/// Register's own look at the interfaces, read just before RegisterTargets: only an address on an interface
+/// in use *now* is registered. The plan's interfaces were read seconds earlier, by Diff; an interface deleted
+/// (or detached) since then belongs to no node, so its address is left out, named, for a later run to judge.
+pub fn registrable(targets: Vec<TargetSpec>, addresses: &Addresses) -> Recheck {
+    let mut out = Recheck::default();
+    for t in targets {
+        if addresses.in_use.contains_key(&t.ip) {
+            out.act.push(t);
+        } else if addresses.known.contains(&t.ip) {
+            out.left.push((t.ip, "its interface is no longer in use".into()));
+        } else {
+            out.left.push((t.ip, "it is on none of the ALB's interfaces any more".into()));
+        }
+    }
+    out
+}
+
+/// Deregister's own look at the interfaces, read just before DeregisterTargets (rule 2 at the moment of
+/// acting): an address on an interface in use *now* is never removed. Since Diff read the interfaces, a
+/// subnet may have given a freed address to a new node's interface; removing it would remove that node.
+pub fn removable(targets: Vec<TargetSpec>, addresses: &Addresses) -> Recheck {
+    let mut out = Recheck::default();
+    for t in targets {
+        match addresses.in_use.get(&t.ip) {
+            Some(interface) => out.left.push((t.ip, format!("it is on interface {interface}, in use"))),
+            None => out.act.push(t),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,7 +515,55 @@ mod tests {
         assert_eq!(settling(&b, &source(false), &[iface(1, true), iface(2, true)], &dns, &reg(&[1, 2])), None);
     }
 
+    fn spec(i: u8) -> TargetSpec {
+        TargetSpec { ip: ip(i), port: 443, availability_zone: None }
+    }
+
+    #[test]
+    fn register_leaves_out_an_address_whose_interface_went_since_the_diff_and_names_why() {
+        // 1 in use, 2 detached (still described), 3 deleted.
+        let r = registrable(vec![spec(1), spec(2), spec(3)], &interfaces(&[1], &[2]));
+        assert_eq!(r.act, vec![spec(1)]);
+        let left: Vec<IpAddr> = r.left.iter().map(|(ip, _)| *ip).collect();
+        assert_eq!(left, vec![ip(2), ip(3)]);
+        assert!(r.left[0].1.contains("no longer in use") && r.left[1].1.contains("none of the ALB's"), "{r:?}");
+    }
+
+    #[test]
+    fn deregister_spares_an_address_a_new_interface_took_since_the_diff() {
+        // 4 expired on an interface that was deleted; a new node's interface took the address since.
+        let r = removable(vec![spec(4), spec(5)], &interfaces(&[4], &[5]));
+        assert_eq!(r.act, vec![spec(5)], "5's interface is not in use: removable");
+        assert_eq!(r.left.len(), 1);
+        assert_eq!(r.left[0].0, ip(4));
+        assert!(r.left[0].1.contains("eni-4"), "names the interface: {r:?}");
+    }
+
     proptest! {
+        #[test]
+        fn act_time_checks_never_remove_an_in_use_address_nor_register_one_off_the_interfaces(
+            targets in proptest::collection::btree_set(0u8..20, 0..12),
+            in_use in proptest::collection::btree_set(0u8..20, 0..10),
+            detached in proptest::collection::btree_set(0u8..20, 0..10),
+        ) {
+            let detached: Vec<u8> = detached.difference(&in_use).copied().collect();
+            let addrs = interfaces(&in_use.iter().copied().collect::<Vec<_>>(), &detached);
+            let specs: Vec<TargetSpec> = targets.iter().map(|i| spec(*i)).collect();
+            for check in [registrable, removable] {
+                let r = check(specs.clone(), &addrs);
+                // Nothing lost, nothing invented.
+                let mut seen: Vec<IpAddr> = r.act.iter().map(|t| t.ip).chain(r.left.iter().map(|(ip, _)| *ip)).collect();
+                seen.sort_unstable();
+                prop_assert_eq!(seen, specs.iter().map(|t| t.ip).collect::<Vec<_>>());
+            }
+            for t in registrable(specs.clone(), &addrs).act {
+                prop_assert!(addrs.in_use.contains_key(&t.ip), "{} registered off the in-use interfaces", t.ip);
+            }
+            for t in removable(specs, &addrs).act {
+                prop_assert!(!addrs.in_use.contains_key(&t.ip), "{} removed though in use", t.ip);
+            }
+        }
+
         #[test]
         fn no_in_use_address_is_ever_counted_and_nothing_off_the_interfaces_is_registered(
             dns in proptest::collection::btree_set(0u8..20, 1..8),

@@ -173,6 +173,10 @@ pub struct RegisterResult {
     pub registered: usize,
     /// RegisterTargets calls made.
     pub calls: usize,
+    /// Planned addresses left out because Register's own read of the ALB's interfaces found none in use for
+    /// them (ENI source): a later run judges them again.
+    #[serde(default)]
+    pub skipped: Vec<IpAddr>,
 }
 
 /// Input of the deregister function.
@@ -202,4 +206,8 @@ pub struct DeregisterResult {
     /// Expired targets over this run's cap: still counted, removed by a later run.
     #[serde(default)]
     pub held_back: Vec<IpAddr>,
+    /// Expired addresses left registered because Deregister's own read of the ALB's interfaces found them on
+    /// an interface in use (ENI source): a new node took the address since Diff read the interfaces.
+    #[serde(default)]
+    pub spared: Vec<IpAddr>,
 }

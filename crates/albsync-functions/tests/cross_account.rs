@@ -81,7 +81,9 @@ async fn registered(elb: &aws_sdk_elasticloadbalancingv2::Client, tg: &str) -> V
 async fn register_reaches_the_other_accounts_target_group_only_through_the_bindings_role() {
     let o = other_account().await;
     assert!(o.tg_arn.contains(&format!(":{OTHER_ACCOUNT}:targetgroup/")), "{}", o.tg_arn);
-    let deps = register::Deps { targets: o.clients.target_group() };
+    // A DNS-source binding: the interface reader is built (as in main) but never read.
+    let interfaces = albsync_aws::Ec2NetworkInterfaces::new(&Moto::shared().sdk_config().await).expect("EC2 reader");
+    let deps = register::Deps { targets: o.clients.target_group(), interfaces };
     let targets = json!([{"ip": "10.0.1.5", "port": 443}]);
 
     // Without the role the functions' own account has no such target group: nothing is registered.

@@ -99,11 +99,12 @@ impl World {
                 interfaces: ec2.clone(),
             },
             log,
-            register: register::Deps { targets: ElbTargetGroup::new(clients.elb.clone()) },
+            register: register::Deps { targets: ElbTargetGroup::new(clients.elb.clone()), interfaces: ec2.clone() },
             deregister: deregister::Deps {
                 targets: ElbTargetGroup::new(clients.elb.clone()),
                 store: S3StateStore::new(clients.s3.clone(), &bucket),
                 prefix: PREFIX.to_owned(),
+                interfaces: ec2.clone(),
             },
             last_run: Mutex::new(0),
             grace_runs: 2,
@@ -709,6 +710,52 @@ async fn eni_source_registers_a_new_interface_before_dns_only_when_asked() {
     w.answer(&[1, 3]);
     let plan = w.run("e4").await.expect("dns caught up");
     assert!(plan.plan.register.is_empty() && plan.plan.missing.is_empty(), "{:?}", plan.plan);
+}
+
+#[tokio::test]
+async fn eni_source_register_leaves_out_an_address_whose_interface_was_deleted_after_the_diff() {
+    let mut w = World::new().await;
+    w.eni = Some(eni_source(&w, true));
+    let mut interfaces = Interfaces::new(&w).await;
+    interfaces.add(1).await;
+    interfaces.add(2).await;
+    w.answer(&[1, 2]);
+    w.next_slot().await;
+    let resolved: Resolved = resolve::handle(&w.resolve, json!({ "binding": w.binding() })).await.expect("resolve");
+    let plan = w.plan(&resolved).await.expect("plan");
+    assert_eq!(plan.plan.register.iter().map(|t| t.ip).collect::<Vec<_>>(), ips(&[1, 2]));
+    w.save(&plan, "e1").await.expect("save");
+    // In the seconds between Diff and Register, node 2 goes and its interface is deleted.
+    interfaces.remove(2).await;
+    let event = json!({"binding": w.binding(), "targets": plan.plan.register});
+    let result = register::handle(&w.register, event).await.expect("register");
+    assert_eq!((result.registered, result.skipped.clone()), (1, ips(&[2])), "{result:?}");
+    assert_eq!(w.registered().await, ips(&[1]), "nothing off the interfaces is registered");
+}
+
+#[tokio::test]
+async fn eni_source_deregister_spares_an_address_a_new_interface_took_after_the_diff() {
+    let mut w = World::new().await;
+    w.eni = Some(eni_source(&w, true));
+    let mut interfaces = Interfaces::new(&w).await;
+    interfaces.add(1).await;
+    interfaces.add(2).await;
+    w.answer(&[1, 2]);
+    w.run("e1").await.expect("first run");
+    // Node 2 goes: its interface is deleted, so 2 is counted at the grace and expires in the next slot.
+    interfaces.remove(2).await;
+    w.answer(&[1]);
+    w.run("e2").await.expect("interface gone");
+    w.next_slot().await;
+    let resolved: Resolved = resolve::handle(&w.resolve, json!({ "binding": w.binding() })).await.expect("resolve");
+    let plan = w.plan(&resolved).await.expect("plan");
+    assert!(count_grace(&plan.plan).iter().any(|c| c.expired && c.ip == ips(&[2])[0]), "{:?}", plan.plan);
+    let saved = w.save(&plan, "e3").await.expect("save");
+    // Between Diff and Deregister the subnet gives the freed address to a new node's interface.
+    interfaces.add(2).await;
+    let result = w.deregister(&plan, &saved, "e3").await.expect("deregister");
+    assert_eq!((result.deregistered, result.spared.clone()), (0, ips(&[2])), "{result:?}");
+    assert_eq!(w.registered().await, ips(&[1, 2]), "the new node's address stays registered");
 }
 
 /// The world's binding under another name and DNS name, on the same target group and port.

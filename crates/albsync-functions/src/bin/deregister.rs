@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use albsync_aws::{Clients, S3StateStore, load_sdk_config};
+use albsync_aws::{Clients, Ec2NetworkInterfaces, S3StateStore, load_sdk_config};
 use albsync_functions::config::{ProcessEnv, StateConfig};
 use albsync_functions::handlers::deregister::{Deps, handle};
 use albsync_functions::startup::{config_failure, finish, init_tracing};
@@ -17,11 +17,17 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_failure(NAME, e),
     };
-    let clients = Clients::new(&load_sdk_config().await);
+    let sdk = load_sdk_config().await;
+    let interfaces = match Ec2NetworkInterfaces::new(&sdk) {
+        Ok(i) => i,
+        Err(e) => return config_failure(NAME, e),
+    };
+    let clients = Clients::new(&sdk);
     let deps = &Deps {
         targets: clients.target_group(),
         store: S3StateStore::new(clients.s3, config.bucket),
         prefix: config.prefix,
+        interfaces,
     };
     finish(
         NAME,

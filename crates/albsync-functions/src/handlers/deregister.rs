@@ -8,8 +8,9 @@
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use albsync_aws::{StateStore, TargetGroup};
+use albsync_aws::{Ec2NetworkInterfaces, NetworkInterfaces, StateStore, TargetGroup};
 use albsync_core::StateDocument;
+use albsync_core::eni::{Addresses, removable};
 use albsync_core::events::{DeregisterRequest, DeregisterResult};
 use albsync_core::rails::{check_deregistration, check_recorded};
 use albsync_core::target::RegisteredTarget;
@@ -18,19 +19,23 @@ use crate::edge::{FunctionError, parse};
 
 /// What the deregister handler needs.
 #[derive(Debug)]
-pub struct Deps<T, S> {
+pub struct Deps<T, S, I = Ec2NetworkInterfaces> {
     /// The target group.
     pub targets: T,
     /// The state documents.
     pub store: S,
     /// Key prefix of the state documents.
     pub prefix: String,
+    /// The ALB's network interfaces, read again for bindings with an `eni` source.
+    pub interfaces: I,
 }
 
 /// Re-reads the state, checks the rails against the target group as it is now (after this run's
-/// registrations), then deregisters the longest-missing expired targets up to the cap.
-pub async fn handle<T: TargetGroup, S: StateStore>(
-    deps: &Deps<T, S>,
+/// registrations), then deregisters the longest-missing expired targets up to the cap. For an ENI-source
+/// binding, never an address on an interface in use as Deregister reads them now
+/// (`albsync_core::eni::removable`).
+pub async fn handle<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
+    deps: &Deps<T, S, I>,
     event: serde_json::Value,
 ) -> Result<DeregisterResult, FunctionError> {
     let DeregisterRequest { binding, counted, active, etag, execution } = parse(event)?;
@@ -52,7 +57,19 @@ pub async fn handle<T: TargetGroup, S: StateStore>(
     let live: Vec<RegisteredTarget> =
         targets.describe(arn).await?.into_iter().filter(|t| t.port == binding.port && !t.state.is_leaving()).collect();
     let answered: BTreeSet<_> = active.into_iter().collect();
-    let selection = check_deregistration(&binding, &counted, &live, &answered)?;
+    let mut selection = check_deregistration(&binding, &counted, &live, &answered)?;
+    let mut spared = Vec::new();
+    if let Some(source) = binding.eni.as_ref().filter(|_| !selection.remove.is_empty()) {
+        // Read last, just before the call: the window in which a new interface can take an address is then
+        // this read's age, not the seconds since Diff. A failed read fails the step: nothing is removed.
+        let interfaces = deps.interfaces.alb_interfaces(source).await?;
+        let check = removable(std::mem::take(&mut selection.remove), &Addresses::of(&binding, &interfaces));
+        for (ip, why) in &check.left {
+            tracing::info!(binding = %binding.name, %ip, why, "expired but not deregistered");
+        }
+        spared = check.left.into_iter().map(|(ip, _)| ip).collect();
+        selection.remove = check.act;
+    }
     let calls = if selection.remove.is_empty() { 0 } else { targets.deregister(arn, &selection.remove).await? };
     for t in &selection.remove {
         tracing::info!(binding = %binding.name, ip = %t.ip, port = t.port, zone = ?t.availability_zone, "deregistered");
@@ -61,5 +78,5 @@ pub async fn handle<T: TargetGroup, S: StateStore>(
         tracing::info!(binding = %binding.name, %ip, "expired, held back by the per-run cap: removed by a later run");
     }
     tracing::info!(binding = %binding.name, deregistered = selection.remove.len(), held_back = selection.held_back.len(), calls, "deregister done");
-    Ok(DeregisterResult { deregistered: selection.remove.len(), calls, held_back: selection.held_back })
+    Ok(DeregisterResult { deregistered: selection.remove.len(), calls, held_back: selection.held_back, spared })
 }

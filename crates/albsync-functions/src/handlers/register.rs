@@ -1,6 +1,7 @@
 //! register: adds the plan's new addresses to the target group.
 
-use albsync_aws::TargetGroup;
+use albsync_aws::{Ec2NetworkInterfaces, NetworkInterfaces, TargetGroup};
+use albsync_core::eni::{Addresses, registrable};
 use albsync_core::events::{RegisterRequest, RegisterResult};
 use albsync_core::target::TargetSpec;
 
@@ -8,13 +9,19 @@ use crate::edge::{FunctionError, parse};
 
 /// What the register handler needs.
 #[derive(Debug)]
-pub struct Deps<T> {
+pub struct Deps<T, I = Ec2NetworkInterfaces> {
     /// The target group.
     pub targets: T,
+    /// The ALB's network interfaces, read again for bindings with an `eni` source.
+    pub interfaces: I,
 }
 
-/// Registers the targets, in chunks, each with the availability zone its address needs.
-pub async fn handle<T: TargetGroup>(deps: &Deps<T>, event: serde_json::Value) -> Result<RegisterResult, FunctionError> {
+/// Registers the targets, in chunks, each with the availability zone its address needs. For an ENI-source
+/// binding, only those on an interface in use as Register reads them now (`albsync_core::eni::registrable`).
+pub async fn handle<T: TargetGroup, I: NetworkInterfaces>(
+    deps: &Deps<T, I>,
+    event: serde_json::Value,
+) -> Result<RegisterResult, FunctionError> {
     let RegisterRequest { binding, targets } = parse(event)?;
     let mut specs = Vec::with_capacity(targets.len());
     for t in targets {
@@ -33,11 +40,26 @@ pub async fn handle<T: TargetGroup>(deps: &Deps<T>, event: serde_json::Value) ->
     }
     specs.sort();
     specs.dedup();
-    // A target group in another account is changed with the binding's role (albsync_aws::assume).
-    let targets = deps.targets.for_role(binding.role_arn.as_ref()).await?;
-    let calls = targets.register(binding.target_group_arn.as_str(), &specs).await?;
-    tracing::info!(binding = %binding.name, registered = specs.len(), calls, "registered");
-    Ok(RegisterResult { registered: specs.len(), calls })
+    let mut skipped = Vec::new();
+    if let Some(source) = binding.eni.as_ref().filter(|_| !specs.is_empty()) {
+        // A failed read fails the step (retried by the state machine): nothing is registered unchecked.
+        let interfaces = deps.interfaces.alb_interfaces(source).await?;
+        let check = registrable(specs, &Addresses::of(&binding, &interfaces));
+        for (ip, why) in &check.left {
+            tracing::info!(binding = %binding.name, %ip, why, "not registered: a later run judges it again");
+        }
+        skipped = check.left.into_iter().map(|(ip, _)| ip).collect();
+        specs = check.act;
+    }
+    let calls = if specs.is_empty() {
+        0
+    } else {
+        // A target group in another account is changed with the binding's role (albsync_aws::assume).
+        let targets = deps.targets.for_role(binding.role_arn.as_ref()).await?;
+        targets.register(binding.target_group_arn.as_str(), &specs).await?
+    };
+    tracing::info!(binding = %binding.name, registered = specs.len(), skipped = skipped.len(), calls, "registered");
+    Ok(RegisterResult { registered: specs.len(), calls, skipped })
 }
 
 #[cfg(test)]
@@ -67,9 +89,22 @@ mod tests {
         }
     }
 
+    /// A binding without an `eni` source never reads interfaces.
+    #[derive(Debug)]
+    struct NoInterfaces;
+
+    impl NetworkInterfaces for NoInterfaces {
+        async fn alb_interfaces(
+            &self,
+            _: &albsync_core::eni::EniSource,
+        ) -> Result<Vec<albsync_core::eni::Interface>, AwsError> {
+            Err(AwsError::new(albsync_aws::AwsErrorKind::Other, "test", "a DNS-only binding read interfaces"))
+        }
+    }
+
     #[tokio::test]
     async fn the_zone_follows_the_vpc_ranges_whatever_the_event_says() {
-        let deps = Deps { targets: Recorder::default() };
+        let deps = Deps { targets: Recorder::default(), interfaces: NoInterfaces };
         let event = serde_json::json!({
             "binding": {"name": "web", "dnsName": "alb.test", "port": 443, "vpcCidrs": ["10.0.0.0/16"],
                         "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"},
