@@ -97,6 +97,11 @@ pub fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> A
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if let SdkError::DispatchFailure(_) = &err
+        && let Some(refused) = assume_role_refused(&err)
+    {
+        return refused;
+    }
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => AwsError::new(
             AwsErrorKind::Transient,
@@ -116,6 +121,32 @@ where
             format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)),
         ),
     }
+}
+
+/// A call made with a binding's role whose sts:AssumeRole STS answered with an error. The SDK reports that as a
+/// dispatch failure of the call that needed the credentials ("an error occurred while loading credentials"),
+/// which alone would read as transient and be retried for nothing. STS's own answer decides instead: a role
+/// whose trust policy does not name the caller is `AccessDenied` (403), a throttled STS is `Throttled`
+/// (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html, "Errors";
+/// https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html). Failures to reach STS stay transient.
+fn assume_role_refused(err: &(dyn std::error::Error + 'static)) -> Option<AwsError> {
+    type AssumeRoleFailure =
+        SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError, aws_smithy_runtime_api::http::Response>;
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(SdkError::ServiceError(service)) = e.downcast_ref::<AssumeRoleFailure>() {
+            let status = service.raw().status().as_u16();
+            let code = aws_sdk_sts::error::ProvideErrorMetadata::code(service.err());
+            let message = aws_sdk_sts::error::ProvideErrorMetadata::message(service.err()).unwrap_or("");
+            let text = format!("{} (HTTP {status}): {message}", code.unwrap_or("no code"));
+            return Some(AwsError {
+                code: code.map(str::to_owned),
+                ..AwsError::new(kind_of(code, Some(status)), "sts:AssumeRole", text)
+            });
+        }
+        next = e.source();
+    }
+    None
 }
 
 #[cfg(test)]

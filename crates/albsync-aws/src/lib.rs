@@ -20,6 +20,8 @@ use albsync_core::metrics::Figure;
 use albsync_core::target::{HealthState, RegisteredTarget, TargetSpec, chunks};
 use aws_sdk_elasticloadbalancingv2::types::TargetDescription;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 
 pub use assume::{RoleClients, Scoped};
 pub use emf::EmfMetrics;
@@ -143,12 +145,14 @@ impl Clients {
 pub struct ElbTargetGroup {
     client: aws_sdk_elasticloadbalancingv2::Client,
     roles: Option<RoleClients>,
+    /// The role this client's credentials come from, named in a refused AssumeRole's error.
+    assumed: Option<RoleArn>,
 }
 
 impl ElbTargetGroup {
     /// Wraps a client; a binding with a `roleArn` is refused (see [`ElbTargetGroup::with_roles`]).
     pub fn new(client: aws_sdk_elasticloadbalancingv2::Client) -> ElbTargetGroup {
-        ElbTargetGroup { client, roles: None }
+        ElbTargetGroup { client, roles: None, assumed: None }
     }
 
     /// Wraps a client, and assumes a binding's `roleArn` when it has one (clients cached per role).
@@ -156,7 +160,19 @@ impl ElbTargetGroup {
         client: aws_sdk_elasticloadbalancingv2::Client,
         config: &aws_config::SdkConfig,
     ) -> ElbTargetGroup {
-        ElbTargetGroup { client, roles: Some(RoleClients::new(config)) }
+        ElbTargetGroup { client, roles: Some(RoleClients::new(config)), assumed: None }
+    }
+
+    /// [`classify`], naming the role when STS refused it (the operator fixes that role's trust policy).
+    fn classify<E>(&self, operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let mut e = classify(operation, err);
+        if let (Some(role), "sts:AssumeRole") = (&self.assumed, e.operation) {
+            e.message = format!("{role} (for {operation}): {}", e.message);
+        }
+        e
     }
 }
 
@@ -176,7 +192,7 @@ impl TargetGroup for ElbTargetGroup {
             .target_group_arn(arn)
             .send()
             .await
-            .map_err(|e| classify("elasticloadbalancing:DescribeTargetHealth", e))?;
+            .map_err(|e| self.classify("elasticloadbalancing:DescribeTargetHealth", e))?;
         let mut targets = Vec::new();
         for d in out.target_health_descriptions() {
             let Some(t) = d.target() else { continue };
@@ -207,7 +223,7 @@ impl TargetGroup for ElbTargetGroup {
                 .set_targets(Some(descriptions))
                 .send()
                 .await
-                .map_err(|e| classify("elasticloadbalancing:RegisterTargets", e))?;
+                .map_err(|e| self.classify("elasticloadbalancing:RegisterTargets", e))?;
             calls += 1;
         }
         Ok(calls)
@@ -224,7 +240,7 @@ impl TargetGroup for ElbTargetGroup {
                 .set_targets(Some(descriptions))
                 .send()
                 .await
-                .map_err(|e| classify("elasticloadbalancing:DeregisterTargets", e))?;
+                .map_err(|e| self.classify("elasticloadbalancing:DeregisterTargets", e))?;
             calls += 1;
         }
         Ok(calls)
@@ -233,9 +249,11 @@ impl TargetGroup for ElbTargetGroup {
     async fn for_role<'a>(&'a self, role: Option<&'a RoleArn>) -> Result<Scoped<'a, Self>, AwsError> {
         match (role, &self.roles) {
             (None, _) => Ok(Scoped::Same(self)),
-            (Some(role), Some(roles)) => {
-                Ok(Scoped::Assumed(ElbTargetGroup { client: roles.elb(role).await, roles: None }))
-            }
+            (Some(role), Some(roles)) => Ok(Scoped::Assumed(ElbTargetGroup {
+                client: roles.elb(role).await,
+                roles: None,
+                assumed: Some(role.clone()),
+            })),
             (Some(role), None) => Err(AwsError::new(
                 AwsErrorKind::Other,
                 "sts:AssumeRole",

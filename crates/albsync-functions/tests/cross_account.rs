@@ -118,3 +118,85 @@ async fn one_client_per_role_is_kept_and_reads_as_that_role() {
     let err = plain.for_role(Some(&o.role)).await.expect_err("no role support");
     assert!(err.to_string().contains("without role support"), "{err}");
 }
+
+/// An STS endpoint that refuses every AssumeRole, as STS does while the target account's trust policy does not
+/// name the caller: a 403 with the Query protocol's `ErrorResponse` and code `AccessDenied`
+/// (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html, "Errors";
+/// https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html). moto never refuses, so this one
+/// endpoint stands in for STS; every request it gets is counted.
+fn refusing_sts() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            // Read the head and the body its Content-Length announces, then answer and close.
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf);
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let length = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            count.fetch_add(1, Ordering::SeqCst);
+            let body = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+                <Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/albsync-register/x is \
+                not authorized to perform: sts:AssumeRole</Message></Error><RequestId>r-1</RequestId></ErrorResponse>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_refused_assume_role_fails_register_as_access_denied_naming_the_role_and_registers_nothing() {
+    let (sts, seen) = refusing_sts();
+    // Every service at the refusing endpoint: the ELB call must never be reached without the role's credentials.
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&sts)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .load()
+        .await;
+    let interfaces = albsync_aws::Ec2NetworkInterfaces::new(&config).expect("EC2 reader");
+    let deps = register::Deps { targets: Clients::new(&config).target_group(), interfaces };
+    let role: RoleArn = format!("arn:aws:iam::{OTHER_ACCOUNT}:role/albsync-targets").parse().expect("role ARN");
+    let tg = format!("arn:aws:elasticloadbalancing:us-east-1:{OTHER_ACCOUNT}:targetgroup/web/0123456789abcdef");
+    let err = register::handle(
+        &deps,
+        json!({"binding": binding(&tg, Some(&role)), "targets": [{"ip": "10.0.1.5", "port": 443}]}),
+    )
+    .await
+    .expect_err("the role is refused");
+    let diagnostic = lambda_runtime::Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "Albsync.AccessDenied", "{}", diagnostic.error_message);
+    assert!(
+        diagnostic.error_message.contains("sts:AssumeRole") && diagnostic.error_message.contains(role.as_str()),
+        "names the refused role: {}",
+        diagnostic.error_message
+    );
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) >= 1, "STS was asked");
+}
