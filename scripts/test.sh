@@ -10,12 +10,13 @@ cd "$root"
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 
+setup_t0=$SECONDS
 scripts/setup.sh
 export PATH="$root/.tools/venv/bin:$PATH"
 
 passed=0
 failed=0
-summary=()
+summary=("$(printf '%-62s %-16s %6s' "setup (tools, venv, node modules)" "ok" "$((SECONDS - setup_t0))")")
 step() {
     local name="$1"; shift
     echo
@@ -71,6 +72,7 @@ fi
 echo
 printf '%-62s %-16s %6s\n' "step" "result" "seconds"
 printf '%s\n' "${summary[@]}"
+printf '%-62s %-16s %6s\n' "total" "" "$SECONDS"
 echo
 echo "checks: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
