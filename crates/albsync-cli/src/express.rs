@@ -9,11 +9,11 @@
 //! `*EventDetails`), `previous_event_id`, `event_timestamp` (ms since the epoch), `execution_arn`; the numbers
 //! are written as strings. Delivery is best effort: records can arrive late, or not at all.
 
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
-use aws_smithy_types::error::display::DisplayErrorContext;
+use albsync_aws::AwsError;
+use albsync_aws::logs::Filter;
 use serde_json::Value;
 
-use crate::error::CliError;
+use crate::error::{CliError, service_error};
 use crate::events::{Details, Event, Kind, classify};
 use crate::session::Session;
 use crate::timeline::ExecutionInfo;
@@ -239,51 +239,23 @@ impl RecordSource for Session {
         phrase: &str,
         since_ms: Option<i64>,
     ) -> Result<Vec<(String, String)>, CliError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .logs
-                .filter_log_events()
-                .log_group_name(group)
-                .filter_pattern(quoted(phrase))
-                .set_start_time(since_ms)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| logs_error(self, group, e))?;
-            for e in page.events() {
-                let at = format!("{}/{}", e.log_stream_name().unwrap_or("?"), e.event_id().unwrap_or("?"));
-                out.push((at, e.message().unwrap_or_default().to_owned()));
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => break,
-            }
-        }
-        Ok(out)
+        let pattern = quoted(phrase);
+        let filter = Filter { pattern: Some(&pattern), start_ms: since_ms, ..Filter::default() };
+        let events = self.logs.filter_log_events(group, &filter).await.map_err(|e| logs_error(self, group, &e))?;
+        Ok(events.into_iter().map(|e| (format!("{}/{}", e.log_stream_name, e.event_id), e.message)).collect())
     }
 }
 
-fn logs_error<E>(s: &Session, group: &str, err: aws_sdk_cloudwatchlogs::error::SdkError<E>) -> CliError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match err.as_service_error() {
-        Some(e) => match e.code().unwrap_or("") {
-            "ResourceNotFoundException" => CliError::NotFound(format!(
-                "log group {group} does not exist: the Express state machine has written no records there"
-            )),
-            "AccessDeniedException" => {
-                CliError::Aws(format!("reading log group {group} was denied: {}", e.message().unwrap_or("")))
-            }
-            code => CliError::Aws(format!("FilterLogEvents on {group} failed: {code}: {}", e.message().unwrap_or(""))),
-        },
-        None => CliError::Unreachable {
-            service: "CloudWatch Logs".into(),
-            endpoint: s.endpoints.of("CLOUDWATCH_LOGS", "logs"),
-            detail: DisplayErrorContext(&err).to_string(),
-        },
+fn logs_error(s: &Session, group: &str, err: &AwsError) -> CliError {
+    match err.code.as_deref() {
+        Some("ResourceNotFoundException") => CliError::NotFound(format!(
+            "log group {group} does not exist: the Express state machine has written no records there"
+        )),
+        Some(code) if code.starts_with("AccessDenied") => {
+            CliError::Aws(format!("reading log group {group} was denied: {}", err.message))
+        }
+        Some(_) => CliError::Aws(format!("FilterLogEvents on {group} failed: {}", err.message)),
+        None => service_error(s.logs.endpoint(), "CloudWatch Logs", err),
     }
 }
 
