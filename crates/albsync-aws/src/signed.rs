@@ -3,7 +3,7 @@
 //! FilterLogEvents for the CLI).
 //!
 //! Why not the SDK crates: each costs minutes of compile time on this project's 2-core CI machine for one or two
-//! operations (aws-sdk-ec2 283 s in a release build; aws-sdk-ssm and aws-sdk-cloudwatchlogs several minutes in
+//! operations (aws-sdk-ec2 283 s in a release build; aws-sdk-ssm 347 s and aws-sdk-cloudwatchlogs 180 s in
 //! every debug build: docs in `crates/albsync-aws/src/interfaces.rs` and issue 11). What is used instead are the
 //! SDK's own parts: credentials, region and endpoint settings from the one `SdkConfig`; `aws-sigv4` for the
 //! signature; hyper with rustls (the SDK's own HTTP stack) for transport.
