@@ -131,3 +131,10 @@ def test_explicit_flags_win_over_the_deployment_and_an_exported_bindings_file_do
 def test_an_empty_endpoint_setting_is_one_line_not_a_panic(st):
     line = one_error_line(albsync(st, "--stack", "x", "status", env={"AWS_ENDPOINT_URL": ""}), 2)
     assert "AWS_ENDPOINT_URL is set but empty" in line
+
+
+def test_ssm_follows_its_own_endpoint_setting_and_a_refused_connection_names_service_and_endpoint(st):
+    # Port 1 on loopback: nothing listens there. AWS_ENDPOINT_URL_SSM wins over AWS_ENDPOINT_URL, as in the SDKs.
+    line = one_error_line(albsync(st, "--stack", "x", "status", env={"AWS_ENDPOINT_URL_SSM": "http://127.0.0.1:1"}), 3)
+    assert line == ("albsync: error: cannot reach SSM at http://127.0.0.1:1: connection refused "
+                    "(is the endpoint, or the local stand-in, running?)"), line

@@ -62,7 +62,14 @@ pub fn kind_of(code: Option<&str>, status: Option<u16>) -> AwsErrorKind {
         ) => return AwsErrorKind::Throttled,
         Some("PreconditionFailed") => return AwsErrorKind::Conflict,
         Some("ConditionalRequestConflict") => return AwsErrorKind::Transient,
-        Some("TargetGroupNotFound" | "NoSuchKey" | "NoSuchBucket" | "NotFound" | "ResourceNotFoundException") => {
+        Some(
+            "TargetGroupNotFound"
+            | "NoSuchKey"
+            | "NoSuchBucket"
+            | "NotFound"
+            | "ResourceNotFoundException"
+            | "ParameterNotFound",
+        ) => {
             return AwsErrorKind::NotFound;
         }
         Some(

@@ -11,6 +11,9 @@ pub mod assume;
 pub mod emf;
 pub mod error;
 pub mod interfaces;
+pub mod logs;
+pub mod signed;
+pub mod ssm;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -27,6 +30,9 @@ pub use assume::{RoleClients, Scoped};
 pub use emf::EmfMetrics;
 pub use error::{AwsError, AwsErrorKind, classify};
 pub use interfaces::{Ec2NetworkInterfaces, Ec2SetupError, NetworkInterfaces};
+pub use logs::Logs;
+pub use signed::{SetupError, SignedClient};
+pub use ssm::Ssm;
 
 /// The target group operations albsync uses.
 pub trait TargetGroup: Sync {

@@ -173,6 +173,20 @@ fn transport(endpoints: &Endpoints, service: Service, text: &str) -> CliError {
     CliError::Unreachable { service: name, endpoint, detail: transport_detail(text) }
 }
 
+/// An error of a signed request without a service error code (SSM, CloudWatch Logs): a transport failure names
+/// the service and its endpoint; missing credentials are a configuration error.
+pub fn service_error(endpoint: &str, service: &str, err: &AwsError) -> CliError {
+    match err.kind {
+        _ if looks_like_credentials(&err.message) => no_credentials(&err.message),
+        AwsErrorKind::Transient if err.code.is_none() => CliError::Unreachable {
+            service: service.to_owned(),
+            endpoint: endpoint.to_owned(),
+            detail: transport_detail(&err.message),
+        },
+        _ => CliError::Aws(err.to_string()),
+    }
+}
+
 /// Turns an error of the albsync-aws adapters into a CLI error.
 pub fn adapter_error(endpoints: &Endpoints, err: &AwsError, what: &str) -> CliError {
     let service = if err.operation.starts_with("s3:") { Service::S3 } else { Service::Elb };

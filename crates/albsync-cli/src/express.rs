@@ -9,11 +9,11 @@
 //! `*EventDetails`), `previous_event_id`, `event_timestamp` (ms since the epoch), `execution_arn`; the numbers
 //! are written as strings. Delivery is best effort: records can arrive late, or not at all.
 
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
-use aws_smithy_types::error::display::DisplayErrorContext;
+use albsync_aws::AwsError;
+use albsync_aws::logs::Filter;
 use serde_json::Value;
 
-use crate::error::CliError;
+use crate::error::{CliError, service_error};
 use crate::events::{Details, Event, Kind, classify};
 use crate::session::Session;
 use crate::timeline::ExecutionInfo;
@@ -222,13 +222,14 @@ pub async fn logging(
 
 /// Reads records out of a log group. A narrow seam: the CLI reads CloudWatch Logs; the parsing above is pure.
 pub trait RecordSource {
-    /// The messages (with where each came from) of the records containing `phrase`, written at or after
-    /// `since_ms`.
+    /// The messages (with where each came from) of the records matching the filter `pattern`, written in
+    /// `[since_ms, until_ms]` (either end open when `None`).
     fn messages(
         &self,
         group: &str,
-        phrase: &str,
+        pattern: &str,
         since_ms: Option<i64>,
+        until_ms: Option<i64>,
     ) -> impl std::future::Future<Output = Result<Vec<(String, String)>, CliError>>;
 }
 
@@ -236,65 +237,39 @@ impl RecordSource for Session {
     async fn messages(
         &self,
         group: &str,
-        phrase: &str,
+        pattern: &str,
         since_ms: Option<i64>,
+        until_ms: Option<i64>,
     ) -> Result<Vec<(String, String)>, CliError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .logs
-                .filter_log_events()
-                .log_group_name(group)
-                .filter_pattern(quoted(phrase))
-                .set_start_time(since_ms)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| logs_error(self, group, e))?;
-            for e in page.events() {
-                let at = format!("{}/{}", e.log_stream_name().unwrap_or("?"), e.event_id().unwrap_or("?"));
-                out.push((at, e.message().unwrap_or_default().to_owned()));
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => break,
-            }
+        let filter = Filter { pattern: Some(pattern), start_ms: since_ms, end_ms: until_ms, limit: None };
+        let events = self.logs.filter_log_events(group, &filter).await.map_err(|e| logs_error(self, group, &e))?;
+        Ok(events.into_iter().map(|e| (format!("{}/{}", e.log_stream_name, e.event_id), e.message)).collect())
+    }
+}
+
+fn logs_error(s: &Session, group: &str, err: &AwsError) -> CliError {
+    match err.code.as_deref() {
+        Some("ResourceNotFoundException") => CliError::NotFound(format!(
+            "log group {group} does not exist: the Express state machine has written no records there"
+        )),
+        Some(code) if code.starts_with("AccessDenied") => {
+            CliError::Aws(format!("reading log group {group} was denied: {}", err.message))
         }
-        Ok(out)
+        Some(_) => CliError::Aws(format!("FilterLogEvents on {group} failed: {}", err.message)),
+        None => service_error(s.logs.endpoint(), "CloudWatch Logs", err),
     }
 }
 
-fn logs_error<E>(s: &Session, group: &str, err: aws_sdk_cloudwatchlogs::error::SdkError<E>) -> CliError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match err.as_service_error() {
-        Some(e) => match e.code().unwrap_or("") {
-            "ResourceNotFoundException" => CliError::NotFound(format!(
-                "log group {group} does not exist: the Express state machine has written no records there"
-            )),
-            "AccessDeniedException" => {
-                CliError::Aws(format!("reading log group {group} was denied: {}", e.message().unwrap_or("")))
-            }
-            code => CliError::Aws(format!("FilterLogEvents on {group} failed: {code}: {}", e.message().unwrap_or(""))),
-        },
-        None => CliError::Unreachable {
-            service: "CloudWatch Logs".into(),
-            endpoint: s.endpoints.of("CLOUDWATCH_LOGS", "logs"),
-            detail: DisplayErrorContext(&err).to_string(),
-        },
-    }
-}
-
-/// Every record containing `phrase`, parsed; a record that is not a history event is an error naming it.
+/// Every record matching `pattern` in `[since_ms, until_ms]`, parsed; a record that is not a history event is an
+/// error naming it.
 pub async fn records(
     src: &impl RecordSource,
     group: &str,
-    phrase: &str,
+    pattern: &str,
     since_ms: Option<i64>,
+    until_ms: Option<i64>,
 ) -> Result<Vec<Record>, CliError> {
-    src.messages(group, phrase, since_ms)
+    src.messages(group, pattern, since_ms, until_ms)
         .await?
         .iter()
         .map(|(at, message)| parse_record(message, at).map_err(|e| CliError::Aws(format!("{group}: {e}"))))
@@ -309,7 +284,7 @@ pub async fn find_by_name(
     state_machine: &str,
     name: &str,
 ) -> Result<String, CliError> {
-    let found = records(src, group, &format!(":{name}:"), None).await?;
+    let found = records(src, group, &quoted(&format!(":{name}:")), None, None).await?;
     let mut arns: Vec<&str> = found
         .iter()
         .filter(|r| split_execution_arn(&r.execution_arn).is_some_and(|(sm, n)| sm == state_machine && n == name))
@@ -337,7 +312,114 @@ pub async fn read(
     arn: &str,
     since_ms: Option<i64>,
 ) -> Result<Option<(ExecutionInfo, Vec<Event>)>, CliError> {
-    Ok(execution(arn, &records(src, group, arn, since_ms).await?))
+    Ok(execution(arn, &records(src, group, &quoted(arn), since_ms, None).await?))
+}
+
+/// The records of executions starting and ending, as a JSON filter pattern (CloudWatch Logs evaluates it; a
+/// service that ignores it returns more records, which [`newest`] ignores by their type).
+/// https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html
+pub const BOUNDS_PATTERN: &str = "{ ($.type = \"ExecutionStarted\") || ($.type = \"ExecutionSucceeded\") || \
+     ($.type = \"ExecutionFailed\") || ($.type = \"ExecutionTimedOut\") || ($.type = \"ExecutionAborted\") }";
+
+/// How far back `executions` looks, window by window, newest first, until it has found enough: an hour, a day,
+/// two weeks, then everything the group keeps. Most calls end in the first window (one run a minute).
+const WINDOWS_MS: [Option<i64>; 4] = [Some(3_600_000), Some(86_400_000), Some(14 * 86_400_000), None];
+
+/// The executions of `state_machine` the start and end records show: newest first by start, only those of
+/// `binding` when one is asked for, at most `limit`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Newest {
+    /// `(execution ARN, start ms)`, newest first.
+    pub executions: Vec<(String, i64)>,
+    /// Executions with an end record but no start record (delivery is best effort, or the start is older than
+    /// the records read): they have no start time and are not listed.
+    pub without_start: usize,
+    /// Executions whose start record has no input (logging without execution data): their binding is unknown.
+    pub without_input: usize,
+}
+
+/// Groups start and end records by execution: see [`Newest`].
+pub fn newest(records: &[Record], state_machine: &str, binding: Option<&str>, limit: usize) -> Newest {
+    let mut starts: std::collections::BTreeMap<&str, (i64, Option<String>)> = std::collections::BTreeMap::new();
+    let mut ended = std::collections::BTreeSet::new();
+    for r in records {
+        if split_execution_arn(&r.execution_arn).is_none_or(|(sm, _)| sm != state_machine) {
+            continue;
+        }
+        match &r.event.kind {
+            Kind::ExecutionStarted => {
+                let input: Option<Value> =
+                    r.details.get("input").and_then(Value::as_str).and_then(|t| serde_json::from_str(t).ok());
+                let name = input.as_ref().and_then(|i| i.get("name")).and_then(Value::as_str).map(str::to_owned);
+                starts.insert(&r.execution_arn, (r.event.at_ms, name.or_else(|| input.map(|_| String::new()))));
+            }
+            Kind::ExecutionEnded { .. } => {
+                ended.insert(r.execution_arn.as_str());
+            }
+            _ => {}
+        }
+    }
+    let mut out = Newest {
+        without_start: ended.iter().filter(|arn| !starts.contains_key(*arn)).count(),
+        without_input: starts.values().filter(|(_, name)| name.is_none()).count(),
+        ..Newest::default()
+    };
+    let mut found: Vec<(String, i64)> = starts
+        .into_iter()
+        .filter(|(_, (_, name))| binding.is_none_or(|b| name.as_deref() == Some(b)))
+        .map(|(arn, (at, _))| (arn.to_owned(), at))
+        .collect();
+    found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    found.truncate(limit);
+    out.executions = found;
+    out
+}
+
+/// The newest executions of `state_machine` in its log group (see [`Newest`]), each with its description and
+/// events, and the one-line notes on what the records could not say.
+pub async fn list(
+    src: &impl RecordSource,
+    group: &str,
+    state_machine: &str,
+    binding: Option<&str>,
+    limit: usize,
+    now_ms: i64,
+) -> Result<(Vec<(ExecutionInfo, Vec<Event>)>, Vec<String>), CliError> {
+    let mut bounds = Vec::new();
+    let mut until: Option<i64> = None;
+    let mut found = Newest::default();
+    for window in WINDOWS_MS {
+        let since = window.map(|w| now_ms - w);
+        bounds.extend(records(src, group, BOUNDS_PATTERN, since, until).await?);
+        found = newest(&bounds, state_machine, binding, limit);
+        // The end of the next (older) window is just before this one's start: the API's ends are inclusive.
+        match since {
+            Some(s) if found.executions.len() < limit => until = Some(s - 1),
+            _ => break,
+        }
+    }
+    let mut runs = Vec::new();
+    for (arn, start_ms) in &found.executions {
+        // An execution's records begin at its start; a minute of slack for clocks.
+        if let Some(run) = read(src, group, arn, Some(start_ms - 60_000)).await? {
+            runs.push(run);
+        }
+    }
+    let mut notes = Vec::new();
+    if found.without_input > 0 {
+        notes.push(format!(
+            "binding: unknown for {} execution(s): their start records carry no input (the state machine logs \
+             without execution data)",
+            found.without_input
+        ));
+    }
+    if found.without_start > 0 {
+        notes.push(format!(
+            "{} execution(s) with an end record but no start record in {group} are not listed (no start time)",
+            found.without_start
+        ));
+    }
+    Ok((runs, notes))
 }
 
 #[cfg(test)]
@@ -498,6 +580,42 @@ mod tests {
         );
         assert_eq!(log_group_name("arn:aws:logs:us-east-1:1:log-group:"), None);
         assert_eq!(quoted("a\"b"), "\"a\\\"b\"");
+    }
+
+    fn bound(arn: &str, at: i64, kind: &str, details: Value) -> Record {
+        let line = serde_json::json!({
+            "id": "1", "type": kind, "details": details, "previous_event_id": "0",
+            "event_timestamp": at.to_string(), "execution_arn": arn,
+        });
+        parse_record(&line.to_string(), "s/1").expect("parses")
+    }
+
+    #[test]
+    fn start_and_end_records_group_into_the_newest_executions_of_the_binding() {
+        let sm = "arn:aws:states:us-east-1:123456789012:stateMachine:albsync";
+        let arn = |name: &str| format!("arn:aws:states:us-east-1:123456789012:express:albsync:{name}:id-{name}");
+        let input = |b: &str| serde_json::json!({"input": format!("{{\"name\":\"{b}\"}}")});
+        let records = vec![
+            bound(&arn("a"), 100, "ExecutionStarted", input("web")),
+            bound(&arn("a"), 150, "ExecutionSucceeded", serde_json::json!({})),
+            bound(&arn("c"), 300, "ExecutionStarted", input("web")),
+            bound(&arn("b"), 200, "ExecutionStarted", input("web")),
+            bound(&arn("b"), 290, "ExecutionFailed", serde_json::json!({"error": "X"})),
+            bound(&arn("db"), 400, "ExecutionStarted", input("db")),
+            // Another state machine's run in the same group, a run whose start was not delivered, a run logged
+            // without execution data, and a record that is neither start nor end.
+            bound("arn:aws:states:us-east-1:123456789012:express:other:x:1", 500, "ExecutionStarted", input("web")),
+            bound(&arn("lost"), 600, "ExecutionTimedOut", serde_json::json!({})),
+            bound(&arn("quiet"), 700, "ExecutionStarted", serde_json::json!({})),
+            bound(&arn("e"), 800, "TaskStateEntered", serde_json::json!({"name": "Resolve"})),
+        ];
+        let web = newest(&records, sm, Some("web"), 2);
+        assert_eq!(web.executions, vec![(arn("c"), 300), (arn("b"), 200)], "newest first, bounded by the limit");
+        assert_eq!((web.without_start, web.without_input), (1, 1));
+        let all = newest(&records, sm, None, 10);
+        let names: Vec<i64> = all.executions.iter().map(|(_, at)| *at).collect();
+        assert_eq!(names, vec![700, 400, 300, 200, 100]);
+        assert!(newest(&records, sm, Some("none"), 10).executions.is_empty());
     }
 
     #[test]

@@ -19,9 +19,9 @@ pub struct Session {
     /// Step Functions.
     pub sfn: aws_sdk_sfn::Client,
     /// SSM (the deployment's published configuration, `--stack`).
-    pub ssm: aws_sdk_ssm::Client,
+    pub ssm: albsync_aws::Ssm,
     /// CloudWatch Logs (the history of Express executions is only there).
-    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub logs: albsync_aws::Logs,
     /// ELB, S3 (and CloudWatch, unused here), as the functions build them.
     pub clients: Clients,
 }
@@ -59,11 +59,12 @@ impl Session {
             Err(e) => return Err(no_credentials(&DisplayErrorContext(&e).to_string())),
         }
         let endpoints = Endpoints { global: config.endpoint_url().map(str::to_owned), region };
+        let setup = |e: albsync_aws::SetupError| CliError::Config(e.to_string());
         Ok(Session {
             endpoints,
             sfn: aws_sdk_sfn::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            ssm: albsync_aws::Ssm::new(&config).map_err(setup)?,
+            logs: albsync_aws::Logs::new(&config).map_err(setup)?,
             clients: Clients::new(&config),
         })
     }

@@ -3,16 +3,15 @@
 //! it; without `--stack`, the only deployment in the region is used. Explicit flags (`--state-machine`,
 //! `--state-bucket`, `--bindings-file`, `--input`) always win over it.
 
+use albsync_aws::AwsError;
 use albsync_core::Binding;
-use aws_sdk_ssm::error::ProvideErrorMetadata;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::bindings;
 use crate::cli::{BindingArgs, Global, StateMachineArgs};
-use crate::error::CliError;
+use crate::error::{CliError, service_error};
 use crate::express::{self, LogSettings};
 use crate::session::Session;
 
@@ -67,30 +66,17 @@ impl DeploymentConfig {
     }
 }
 
-fn ssm_error<E>(session: &Session, what: &str, err: aws_sdk_ssm::error::SdkError<E>) -> CliError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match err.as_service_error() {
-        Some(e) => match e.code().unwrap_or("") {
-            "ParameterNotFound" => CliError::NotFound(format!(
-                "no albsync deployment {what}: SSM parameter {PARAMETER_PREFIX}{what} does not exist in {} (is the stack deployed there?)",
-                session.endpoints.region
-            )),
-            "AccessDeniedException" => CliError::Aws(format!(
-                "reading SSM parameter {PARAMETER_PREFIX}{what} was denied: {}",
-                e.message().unwrap_or("")
-            )),
-            code => CliError::Aws(format!(
-                "reading SSM parameter {PARAMETER_PREFIX}{what} failed: {code}: {}",
-                e.message().unwrap_or("")
-            )),
-        },
-        None => CliError::Unreachable {
-            service: "SSM".into(),
-            endpoint: session.endpoints.of("SSM", "ssm"),
-            detail: DisplayErrorContext(&err).to_string(),
-        },
+fn ssm_error(session: &Session, what: &str, err: &AwsError) -> CliError {
+    match err.code.as_deref() {
+        Some("ParameterNotFound") => CliError::NotFound(format!(
+            "no albsync deployment {what}: SSM parameter {PARAMETER_PREFIX}{what} does not exist in {} (is the stack deployed there?)",
+            session.endpoints.region
+        )),
+        Some(code) if code.starts_with("AccessDenied") => {
+            CliError::Aws(format!("reading SSM parameter {PARAMETER_PREFIX}{what} was denied: {}", err.message))
+        }
+        Some(_) => CliError::Aws(format!("reading SSM parameter {PARAMETER_PREFIX}{what} failed: {}", err.message)),
+        None => service_error(session.ssm.endpoint(), "SSM", err),
     }
 }
 
@@ -98,34 +84,17 @@ where
 pub async fn load(session: &Session, name: Option<&str>) -> Result<DeploymentConfig, CliError> {
     let ssm = &session.ssm;
     if let Some(name) = name {
-        let out = ssm
-            .get_parameter()
-            .name(format!("{PARAMETER_PREFIX}{name}"))
-            .send()
-            .await
-            .map_err(|e| ssm_error(session, name, e))?;
-        let value = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-        return DeploymentConfig::parse(value, &format!("SSM parameter {PARAMETER_PREFIX}{name}"));
+        let parameter = format!("{PARAMETER_PREFIX}{name}");
+        let found = ssm.get_parameter(&parameter).await.map_err(|e| ssm_error(session, name, &e))?;
+        return DeploymentConfig::parse(&found.value, &format!("SSM parameter {parameter}"));
     }
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = ssm
-            .get_parameters_by_path()
-            .path(PARAMETER_PREFIX.trim_end_matches('/'))
-            .recursive(false)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| ssm_error(session, "*", e))?;
-        for p in out.parameters() {
-            found.push((p.name().unwrap_or_default().to_owned(), p.value().unwrap_or_default().to_owned()));
-        }
-        match out.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
+    let found: Vec<(String, String)> = ssm
+        .parameters_by_path(PARAMETER_PREFIX.trim_end_matches('/'))
+        .await
+        .map_err(|e| ssm_error(session, "*", &e))?
+        .into_iter()
+        .map(|p| (p.name, p.value))
+        .collect();
     match found.as_slice() {
         [] => Err(CliError::Usage(format!(
             "which deployment? no SSM parameter {PARAMETER_PREFIX}* in {}: deploy the CDK construct, give --stack NAME \

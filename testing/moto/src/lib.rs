@@ -205,6 +205,34 @@ impl Moto {
         text
     }
 
+    /// One awsJson1_1 request (SSM, CloudWatch Logs) of `target` (`AmazonSSM.PutParameter`) signed for
+    /// `service`; the answer's JSON text. Anything but HTTP 200 panics with the answer. The tests set up
+    /// parameters and log records with this, not with the client under test.
+    pub fn json(&self, service: &str, target: &str, body: &str) -> String {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let result = self
+            .agent
+            .post(format!("{}/", self.endpoint()))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header("X-Amz-Target", target)
+            .header("Authorization", auth)
+            .send(body)
+            .and_then(|mut r| {
+                let status = r.status().as_u16();
+                r.body_mut().read_to_string().map(|text| (status, text))
+            });
+        match result {
+            Ok((200, text)) => text,
+            Ok((status, text)) => panic!("{target} answered {status}: {text}"),
+            Err(ureq::Error::Timeout(_)) => {
+                panic!("moto did not answer {target} within {} s", REQUEST_LIMIT.as_secs())
+            }
+            Err(e) => panic!("{target} to moto on 127.0.0.1:{} failed: {e}", self.port),
+        }
+    }
+
     /// The text of `tag` in the answer to an EC2 request, or a panic naming both.
     fn ec2_id(&self, action: &str, params: &[(&str, &str)], tag: &str) -> String {
         self.ec2_id_as("testing", action, params, tag)
