@@ -5,8 +5,8 @@
 # No AWS account, no Docker, no cargo-lambda: the tests skip bundling and the lint uses ALBSYNC_CODE_DIR (real
 # arm64 bootstraps) or dummy ones.
 #
-# Time: jest (ts-jest transpile-only, jest.config.js) is the long step and uses one core of two, so the steps that
-# need nothing from it run beside it, each into a log printed at the join: the type check (tsc --noEmit), the
+# Time: jest (ts-jest transpile-only, jest.config.js) is the long step, so the steps that need nothing from it run
+# beside it, each into a log printed at the join: the type check (tsc --noEmit), the
 # library build (a second tsc, of lib/ alone, emitting dist/) and the cfn-lint install. Every step still runs
 # and any failure fails the script.
 set -euo pipefail
@@ -33,7 +33,8 @@ beside "cfn-lint install" bash scripts/lint-templates.sh --install-only
 
 step "jest"
 jest_rc=0
-npx --no-install jest --ci || jest_rc=$?
+# Two workers: jest's default on two cores is one (cores - 1); its main process only schedules and reports.
+npx --no-install jest --ci --maxWorkers=2 || jest_rc=$?
 
 failed=0
 [[ $jest_rc -eq 0 ]] || failed=1

@@ -53,10 +53,15 @@ synth() { # outdir, extra context...
   local out="$1"; shift
   npx --no-install cdk synth --quiet --output "$out" -c "albsync:codeDir=$code_dir" "$@" > /dev/null
 }
-synth "$tmp/http"
+# The two synths are independent (separate output folders, no context lookups): side by side, both must pass.
+synth "$tmp/http" & http_pid=$!
 synth "$tmp/https" \
   -c albsync:certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555 \
-  -c albsync:workflowType=EXPRESS
+  -c albsync:workflowType=EXPRESS & https_pid=$!
+synth_failed=0
+wait "$http_pid" || { echo "lint-templates: synth of the HTTP + Standard variant failed" >&2; synth_failed=1; }
+wait "$https_pid" || { echo "lint-templates: synth of the HTTPS + Express variant failed" >&2; synth_failed=1; }
+[ "$synth_failed" -eq 0 ] || exit 1
 
 # 4. Lint.
 templates=("$tmp"/http/*.template.json "$tmp"/https/*.template.json)
