@@ -6,17 +6,14 @@
 # arm64 bootstraps) or dummy ones.
 #
 # Time: jest (ts-jest transpile-only, jest.config.js) is the long step, so the steps that need nothing from it run
-# beside it, each into a log printed at the join: the type check (tsc --noEmit), the
-# library build (a second tsc, of lib/ alone, emitting dist/) and the cfn-lint install. Every step still runs
-# and any failure fails the script.
+# beside it, each into a log printed at the join: the type check (tsc --noEmit), the library build (a second tsc,
+# of lib/ alone, emitting dist/) and the cfn-lint install (which starts before npm ci). Every step still runs and
+# any failure fails the script.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 t0=$SECONDS
-
-step "npm ci (package-lock.json, exact versions)"
-npm ci --no-audit --no-fund
 
 logs="$(mktemp -d)"
 pids=()
@@ -26,10 +23,16 @@ beside() { # name, command...: runs the command in the background, its output in
   ( s=$SECONDS; rc=0; "$@" >"$logs/$name" 2>&1 || rc=$?; echo "$rc $((SECONDS - s))" >"$logs/$name.rc" ) &
   pids+=("$!")
 }
-step "beside jest: tsc --noEmit; library build (JavaScript + .d.ts in dist/); cfn-lint install"
+# The cfn-lint install (pip, its own venv) needs nothing from npm: it starts first and runs beside npm ci too.
+step "beside npm ci and jest: cfn-lint install"
+beside "cfn-lint install" bash scripts/lint-templates.sh --install-only
+
+step "npm ci (package-lock.json, exact versions)"
+npm ci --no-audit --no-fund
+
+step "beside jest: tsc --noEmit; library build (JavaScript + .d.ts in dist/)"
 beside "tsc --noEmit" npx --no-install tsc --noEmit
 beside "library build" npm run -s build
-beside "cfn-lint install" bash scripts/lint-templates.sh --install-only
 
 step "jest"
 jest_rc=0
@@ -42,7 +45,7 @@ wait "${pids[@]}" || true
 pids=()
 for name in "tsc --noEmit" "library build" "cfn-lint install"; do
   read -r rc took <"$logs/$name.rc" || { rc=1; took="?"; }
-  step "$name (beside jest, ${took}s): $([[ $rc -eq 0 ]] && echo ok || echo "FAILED (exit $rc)")"
+  step "$name (in the background, ${took}s): $([[ $rc -eq 0 ]] && echo ok || echo "FAILED (exit $rc)")"
   cat "$logs/$name"
   [[ $rc -eq 0 ]] || failed=1
 done
