@@ -4,5 +4,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
-cargo build --locked -p albsync-functions -p albsync-testdns $( [[ -d crates/albsync-cli ]] && echo -p albsync-cli )
+# The same build as scripts/test.sh (the same feature set): after the tests the demo builds nothing again, and
+# the demo's build serves the tests (a `-p` build unifies features differently and recompiles the AWS SDK).
+cargo build --workspace --all-targets --locked
 exec .tools/venv/bin/python scripts/demo.py "$@"

@@ -3,7 +3,8 @@
 #
 # Function code: ALBSYNC_CODE_DIR (a `cargo lambda build --release --arm64` output, `<dir>/<binary>/bootstrap`,
 # e.g. ../target/lambda); unset: a temporary directory of dummy bootstraps, so no Rust build is needed.
-# cfn-lint comes from cdk/requirements-lint.txt, installed into $ALBSYNC_CDK_VENV (default <repo>/.tools/cdk-venv).
+# cfn-lint comes from cdk/requirements-lint.txt, installed into $ALBSYNC_CDK_VENV (default <repo>/.tools/cdk-venv);
+# `lint-templates.sh --install-only` installs it and stops.
 #
 # Fails on any cfn-lint error or warning except W3005 ("DependsOn already implied by a reference"): CDK adds
 # explicit DependsOn (e.g. a Lambda function on its role's default policy) that a Ref/GetAtt already implies;
@@ -24,6 +25,8 @@ if [ ! -x "$venv/bin/cfn-lint" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
   echo "$want" > "$stamp"
 fi
+# --install-only: just step 1 (scripts/ci.sh installs cfn-lint beside jest, then lints after it).
+[ "${1:-}" = "--install-only" ] && exit 0
 
 # 2. Function code: real bootstraps if given, else dummies.
 tmp="$(mktemp -d)"
@@ -50,10 +53,15 @@ synth() { # outdir, extra context...
   local out="$1"; shift
   npx --no-install cdk synth --quiet --output "$out" -c "albsync:codeDir=$code_dir" "$@" > /dev/null
 }
-synth "$tmp/http"
+# The two synths are independent (separate output folders, no context lookups): side by side, both must pass.
+synth "$tmp/http" & http_pid=$!
 synth "$tmp/https" \
   -c albsync:certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555 \
-  -c albsync:workflowType=EXPRESS
+  -c albsync:workflowType=EXPRESS & https_pid=$!
+synth_failed=0
+wait "$http_pid" || { echo "lint-templates: synth of the HTTP + Standard variant failed" >&2; synth_failed=1; }
+wait "$https_pid" || { echo "lint-templates: synth of the HTTPS + Express variant failed" >&2; synth_failed=1; }
+[ "$synth_failed" -eq 0 ] || exit 1
 
 # 4. Lint.
 templates=("$tmp"/http/*.template.json "$tmp"/https/*.template.json)

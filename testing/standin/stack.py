@@ -436,7 +436,7 @@ class Standin:
         if self.dns_proc is not None:
             raise StandinError("the DNS server is already running")
         if not os.access(binary, os.X_OK):
-            raise StandinError(f"{binary} is missing: build it first (cargo build -p albsync-testdns)")
+            raise StandinError(f"{binary} is missing: build it first (cargo build --workspace --all-targets --locked)")
         self.zone = Zone(os.path.join(self.run_dir, "zone.json"), names)
         log_path = os.path.join(self.log_dir, "testdns.log")
         last_error = ""

@@ -2,7 +2,7 @@
 real executions of the real definition, followed, read back, drawn and compared with DNS and the target group.
 Every JSON output is validated against its schema in crates/albsync-cli/schemas/.
 
-Build first:  cargo build -p albsync-cli -p albsync-functions -p albsync-testdns
+Build first:  cargo build --workspace --all-targets --locked
 Run:          .tools/venv/bin/python -m pytest tests/e2e/test_cli.py
 """
 
@@ -35,7 +35,7 @@ STEADY = "Resolve -> Diff -> Decide -> NoChange"
 def cli_built():
     """The CLI binary must be built; the stack itself (`st`) is the session's, from conftest.py."""
     if not os.access(CLI, os.X_OK):
-        pytest.fail(f"{CLI} is missing: cargo build -p albsync-cli -p albsync-functions -p albsync-testdns")
+        pytest.fail(f"{CLI} is missing: cargo build --workspace --all-targets --locked")
 
 
 def base_env() -> dict[str, str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import calendar
 import json
-import os
 import re
 import select
 import subprocess
@@ -25,36 +24,10 @@ import uuid
 
 import pytest
 
-from standin.albsync import AlbsyncStack, addresses
-from standin.stack import REPO_ROOT
+from conftest import CLI, albsync, cli_env, one_error_line
+from standin.albsync import addresses
 
 pytestmark = pytest.mark.timeout(300)
-
-CLI = os.path.join(REPO_ROOT, "target", "debug", "albsync")
-
-
-@pytest.fixture(scope="module")
-def st():
-    if not os.access(CLI, os.X_OK):
-        pytest.fail(f"{CLI} is missing: cargo build -p albsync-cli -p albsync-functions -p albsync-testdns")
-    with AlbsyncStack() as stack:
-        yield stack
-
-
-def cli_env(st) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ALBSYNC_"))}
-    return {**base, **st.env, "ALBSYNC_DNS_SERVER": st.standin.dns_server}
-
-
-def albsync(st, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, *args], env=cli_env(st), capture_output=True, text=True, timeout=120)
-
-
-def one_error_line(r: subprocess.CompletedProcess, code: int) -> str:
-    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("albsync: error: "), r.stderr
-    return lines[0]
 
 
 def express_state_machine(st, level: str = "ALL") -> tuple[str, str]:

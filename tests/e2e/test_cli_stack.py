@@ -2,40 +2,21 @@
 `/albsync/NAME` the CDK construct publishes (cdk/lib/config.ts), so `status`, `plan`, `run` and `executions` need
 no bindings file, bucket or state machine flag; `history` and `graph` take an execution name.
 
-Build first:  cargo build -p albsync-cli -p albsync-functions -p albsync-testdns
+Build first:  cargo build --workspace --all-targets --locked
 Run:          .tools/venv/bin/python -m pytest tests/e2e/test_cli_stack.py
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import uuid
 
 import pytest
 
-from standin.albsync import AlbsyncStack, addresses
-from standin.stack import REPO_ROOT
+from conftest import albsync, one_error_line
+from standin.albsync import addresses
 
 pytestmark = pytest.mark.timeout(240)
-
-CLI = os.path.join(REPO_ROOT, "target", "debug", "albsync")
-
-
-@pytest.fixture(scope="module")
-def st():
-    if not os.access(CLI, os.X_OK):
-        pytest.fail(f"{CLI} is missing: cargo build -p albsync-cli -p albsync-functions -p albsync-testdns")
-    with AlbsyncStack() as stack:
-        yield stack
-
-
-def albsync(st, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The CLI with only the stand-in's AWS settings and a DNS server: everything else must come from --stack."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ALBSYNC_"))}
-    full = {**base, **st.env, "ALBSYNC_DNS_SERVER": st.standin.dns_server, **(env or {})}
-    return subprocess.run([CLI, *args], env=full, capture_output=True, text=True, timeout=120)
 
 
 def publish(st, deployment: str, *bindings) -> None:
@@ -59,14 +40,6 @@ def serve(st, binding, ips):
     name = binding["dnsName"] + "."
     st.dns.set(name, a=ips)
     st.dns.set("all." + name, a=ips, max_answers=max(len(ips), 1))
-
-
-def one_error_line(r: subprocess.CompletedProcess, code: int) -> str:
-    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("albsync: error: "), r.stderr
-    assert "panicked" not in r.stderr
-    return lines[0]
 
 
 def test_status_run_executions_history_and_graph_by_stack_name_without_any_file(st):

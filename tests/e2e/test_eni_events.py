@@ -25,12 +25,6 @@ pytestmark = pytest.mark.timeout(300)
 FIXTURE = os.path.join(REPO_ROOT, "tests", "fixtures", "cloudtrail-create-network-interface.json")
 
 
-@pytest.fixture(scope="module")
-def st():
-    with AlbsyncStack() as stack:
-        yield stack
-
-
 class Alb:
     """The stand-in ALB's interfaces: description `ELB app/<name>/<id>` from its ARN."""
 

@@ -25,12 +25,11 @@ NODE = os.path.join(REPO_ROOT, "statemachine", "node_modules", ".bin", "node")
 RUNNER = os.path.join(REPO_ROOT, "statemachine", "run-local.mjs")
 
 
-@pytest.fixture(scope="module")
-def st():
+@pytest.fixture(scope="module", autouse=True)
+def node_installed():
+    """The second interpreter must be installed; the stack itself (`st`) is the session's, from conftest.py."""
     if not os.access(NODE, os.X_OK):
         pytest.fail(f"{NODE} is missing: run scripts/setup.sh (it installs Node 22 and aws-local-stepfunctions)")
-    with AlbsyncStack() as stack:
-        yield stack
 
 
 def local_run(st: AlbsyncStack, binding: dict, tmp_path) -> dict:

@@ -21,7 +21,8 @@ use albsync_dns::resolve_binding;
 use albsync_testdns::caching::CachingResolver;
 use albsync_testdns::{Record, TestDns};
 
-const NAME: &str = "alb.test";
+mod common;
+use common::{NAME, v4};
 
 fn binding() -> Binding {
     Binding::from_json(
@@ -30,10 +31,6 @@ fn binding() -> Binding {
             "vpcCidrs":["10.0.0.0/16"]}"#,
     )
     .expect("binding")
-}
-
-fn v4(count: u8) -> Vec<Ipv4Addr> {
-    (1..=count).map(|i| Ipv4Addr::new(10, 0, 1, i)).collect()
 }
 
 fn unix_now() -> u64 {

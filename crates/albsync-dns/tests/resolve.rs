@@ -2,31 +2,15 @@
 //! the `all.` convention, every failure outcome, and the property the reconciler relies on.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use albsync_core::{Family, Strategy};
 use albsync_dns::{DnsError, Resolver, ResolverConfig, resolve};
 use albsync_testdns::{Mode, Record, TestDns};
 
-const NAME: &str = "alb.test";
-const ALL: &str = "all.alb.test";
-
-fn v4(count: u8) -> Vec<Ipv4Addr> {
-    (1..=count).map(|i| Ipv4Addr::new(10, 0, 1, i)).collect()
-}
-
-fn as_set(addresses: &[Ipv4Addr]) -> BTreeSet<IpAddr> {
-    addresses.iter().copied().map(IpAddr::V4).collect()
-}
-
-fn config(server: SocketAddr) -> ResolverConfig {
-    ResolverConfig {
-        name_servers: vec![server],
-        allowed: vec!["10.0.0.0/8".parse().expect("cidr")],
-        ..ResolverConfig::default()
-    }
-}
+mod common;
+use common::{ALL, NAME, as_set, config, v4};
 
 fn resolver(config: ResolverConfig) -> Resolver {
     Resolver::new(config).expect("resolver")

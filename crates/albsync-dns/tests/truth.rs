@@ -16,24 +16,8 @@ use albsync_testdns::caching::CachingResolver;
 use albsync_testdns::{Mode, Record, TestDns};
 use tokio::time::Instant;
 
-const NAME: &str = "alb.test";
-const ALL: &str = "all.alb.test";
-
-fn v4(count: u8) -> Vec<Ipv4Addr> {
-    (1..=count).map(|i| Ipv4Addr::new(10, 0, 1, i)).collect()
-}
-
-fn as_set(addresses: &[Ipv4Addr]) -> BTreeSet<IpAddr> {
-    addresses.iter().copied().map(IpAddr::V4).collect()
-}
-
-fn config(server: SocketAddr) -> ResolverConfig {
-    ResolverConfig {
-        name_servers: vec![server],
-        allowed: vec!["10.0.0.0/8".parse().expect("cidr"), "fd00::/8".parse().expect("cidr")],
-        ..ResolverConfig::default()
-    }
-}
+mod common;
+use common::{ALL, NAME, as_set, config, v4};
 
 /// One run as the state machine makes it: Resolve, then LookAgain for the absent registered addresses
 /// that the first pass did not settle.
