@@ -297,7 +297,12 @@ impl Status {
                 if let Some(r) = &self.dns.resolution {
                     let cached = if r.cached { ", cached (repeats counted once)" } else { "" };
                     let complete = if r.complete { ", complete" } else { "" };
-                    let _ = writeln!(out, "         {} independent answers{cached}{complete}", r.independent_answers);
+                    let plural = if r.independent_answers == 1 { "" } else { "s" };
+                    let _ = writeln!(
+                        out,
+                        "         {} independent answer{plural}{cached}{complete}",
+                        r.independent_answers
+                    );
                     if let Some(reason) = &r.fallback {
                         let _ = writeln!(out, "         all. not used: {reason}");
                     }
