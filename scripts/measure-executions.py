@@ -10,7 +10,8 @@ Kinds measured (each `--runs` times, median reported):
   counting     one address missing (within its grace): the count is saved, nothing removed
 
 Wall time is ExecutionStarted to the end event in the execution history (moto's clock). Transitions are
-the states entered. AWS calls are the requests the function binaries (user agent aws-sdk-rust) made: those
+the states entered. AWS calls are the requests the function binaries made (user agent aws-sdk-rust for the
+SDK clients, albsync/ for the signed EC2 request): those
 the strict ELB front answers itself (RegisterTargets, DeregisterTargets, DescribeTargetHealth; from the
 front's own log, since they never reach moto) plus those it relays to moto (from moto's request recorder).
 The harness's own calls (Step Functions polling, its boto3 clients) are not counted.
@@ -41,6 +42,11 @@ def moto(st: AlbsyncStack, path: str, data: bytes | None = None) -> bytes:
         return r.read()
 
 
+def _ours(user_agent: str) -> bool:
+    """A request of a function binary: an SDK client's, or albsync's own signed request (EC2)."""
+    return "aws-sdk-rust" in user_agent or user_agent.startswith("albsync/")
+
+
 def operation(entry: dict) -> str:
     headers = {k.lower(): v for k, v in entry["headers"].items()}
     url = urllib.parse.urlparse(entry["url"])
@@ -63,11 +69,11 @@ def measured(st: AlbsyncStack, binding: dict) -> dict:
     served_before = len(st.elb.served)
     run = st.run(binding)
     moto(st, "/moto-api/recorder/stop-recording", b"")
-    calls = Counter(action for action, _, ua in st.elb.served[served_before:] if "aws-sdk-rust" in ua)
+    calls = Counter(action for action, _, ua in st.elb.served[served_before:] if _ours(ua))
     for line in moto(st, "/moto-api/recorder/download-recording").decode().splitlines():
         entry = json.loads(line)
         ua = {k.lower(): v for k, v in entry["headers"].items()}.get("user-agent", "")
-        if "aws-sdk-rust" in ua:
+        if _ours(ua):
             calls[operation(entry)] += 1
     start = run.history[0]["timestamp"]
     end = run.history[-1]["timestamp"]

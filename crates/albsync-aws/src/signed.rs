@@ -95,6 +95,9 @@ pub struct SignedClient {
     credentials: SharedCredentialsProvider,
 }
 
+/// The user agent of these requests.
+pub const USER_AGENT: &str = concat!("albsync/", env!("CARGO_PKG_VERSION"), " signed-request");
+
 /// An answer: HTTP status, headers, body.
 struct Answer {
     status: u16,
@@ -165,7 +168,9 @@ impl SignedClient {
         .map_err(|e| other(format!("signing: {e}")))?;
         let (instructions, _) =
             aws_sigv4::http_request::sign(signable, &params).map_err(|e| other(format!("signing: {e}")))?.into_parts();
-        let mut request = http::Request::post(url.as_str());
+        // Not signed (SigV4 signs only the headers it lists): names the caller in CloudTrail's userAgent and in
+        // the stand-in's request log, as the SDK's own `aws-sdk-rust/...` does for the SDK clients.
+        let mut request = http::Request::post(url.as_str()).header("user-agent", USER_AGENT);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
