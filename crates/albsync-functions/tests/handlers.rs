@@ -194,6 +194,14 @@ impl World {
         Ok(deregister::handle(&self.deregister, event).await?)
     }
 
+    /// Resolve and plan in a slot of their own, stopping before the save: the steps that follow are the test's.
+    async fn plan_in_next_slot(&self) -> PlanResult {
+        self.next_slot().await;
+        let resolved: Resolved =
+            resolve::handle(&self.resolve, json!({ "binding": self.binding() })).await.expect("resolve");
+        self.plan(&resolved).await.expect("plan")
+    }
+
     async fn plan(&self, resolved: &Resolved) -> Result<PlanResult, Diagnostic> {
         self.plan_event(json!({"op": "plan", "binding": self.binding(), "resolved": resolved})).await
     }
@@ -665,14 +673,20 @@ async fn eni_source_refuses_an_answered_address_that_is_on_no_interface() {
     assert!(w.state().await.is_none(), "nothing saved");
 }
 
-#[tokio::test]
-async fn eni_source_never_counts_an_in_use_interface_that_dns_no_longer_answers() {
+/// An ENI-source world (early registration on) with two nodes, 10.0.1.1 and .2: interfaces in use, both in DNS.
+async fn two_node_eni_world() -> (World, Interfaces) {
     let mut w = World::new().await;
     w.eni = Some(eni_source(&w, true));
     let mut interfaces = Interfaces::new(&w).await;
     interfaces.add(1).await;
     interfaces.add(2).await;
     w.answer(&[1, 2]);
+    (w, interfaces)
+}
+
+#[tokio::test]
+async fn eni_source_never_counts_an_in_use_interface_that_dns_no_longer_answers() {
+    let (w, mut interfaces) = two_node_eni_world().await;
     w.run("e1").await.expect("first run");
     // The node behind 2 drains: out of DNS, its interface still in use. Far beyond graceRuns = 2.
     w.answer(&[1]);
@@ -714,15 +728,8 @@ async fn eni_source_registers_a_new_interface_before_dns_only_when_asked() {
 
 #[tokio::test]
 async fn eni_source_register_leaves_out_an_address_whose_interface_was_deleted_after_the_diff() {
-    let mut w = World::new().await;
-    w.eni = Some(eni_source(&w, true));
-    let mut interfaces = Interfaces::new(&w).await;
-    interfaces.add(1).await;
-    interfaces.add(2).await;
-    w.answer(&[1, 2]);
-    w.next_slot().await;
-    let resolved: Resolved = resolve::handle(&w.resolve, json!({ "binding": w.binding() })).await.expect("resolve");
-    let plan = w.plan(&resolved).await.expect("plan");
+    let (w, mut interfaces) = two_node_eni_world().await;
+    let plan = w.plan_in_next_slot().await;
     assert_eq!(plan.plan.register.iter().map(|t| t.ip).collect::<Vec<_>>(), ips(&[1, 2]));
     w.save(&plan, "e1").await.expect("save");
     // In the seconds between Diff and Register, node 2 goes and its interface is deleted.
@@ -735,20 +742,13 @@ async fn eni_source_register_leaves_out_an_address_whose_interface_was_deleted_a
 
 #[tokio::test]
 async fn eni_source_deregister_spares_an_address_a_new_interface_took_after_the_diff() {
-    let mut w = World::new().await;
-    w.eni = Some(eni_source(&w, true));
-    let mut interfaces = Interfaces::new(&w).await;
-    interfaces.add(1).await;
-    interfaces.add(2).await;
-    w.answer(&[1, 2]);
+    let (w, mut interfaces) = two_node_eni_world().await;
     w.run("e1").await.expect("first run");
     // Node 2 goes: its interface is deleted, so 2 is counted at the grace and expires in the next slot.
     interfaces.remove(2).await;
     w.answer(&[1]);
     w.run("e2").await.expect("interface gone");
-    w.next_slot().await;
-    let resolved: Resolved = resolve::handle(&w.resolve, json!({ "binding": w.binding() })).await.expect("resolve");
-    let plan = w.plan(&resolved).await.expect("plan");
+    let plan = w.plan_in_next_slot().await;
     assert!(count_grace(&plan.plan).iter().any(|c| c.expired && c.ip == ips(&[2])[0]), "{:?}", plan.plan);
     let saved = w.save(&plan, "e3").await.expect("save");
     // Between Diff and Deregister the subnet gives the freed address to a new node's interface.
