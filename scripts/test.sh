@@ -4,6 +4,18 @@
 #   scripts/test.sh --quick    skips the arm64 release build and the CDK app
 # Every step runs even after one fails, so one red step does not hide the others; a summary table (step,
 # result, seconds) closes the output, and the exit status is non-zero if any step failed.
+#
+# Time: on a 2-core machine the suite is bound by CPU while it compiles and by waiting (schedule slots, DNS
+# caches, moto) while it tests. So the steps that need nothing from each other run side by side ("beside"):
+# the arm64 release build from the start, and after the debug build the Rust tests, the CDK app's tests and the
+# end-to-end suite together. A step beside the others writes into a log, printed when it is joined. (The suite
+# must hold on a busy machine anyway: its timeouts state intent, not the machine's speed.)
+#
+# ALBSYNC_LINT_IN_BUILD=1 (.ci/run sets it, for a clean clone): clippy lints albsync's crates while they are
+# compiled for the tests, the way `cargo clippy` itself runs it (clippy-driver as the workspace's rustc
+# wrapper, lints denied as with `-D warnings`), instead of a separate `cargo clippy`, which checks every
+# dependency a second time. Off by default: the wrapper is part of the build's fingerprint, so albsync's own
+# crates would be compiled again by the next plain `cargo build`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,57 +29,100 @@ export PATH="$root/.tools/venv/bin:$PATH"
 passed=0
 failed=0
 summary=("$(printf '%-62s %-16s %6s' "setup (tools, venv, node modules)" "ok" "$((SECONDS - setup_t0))")")
-step() {
+record() { # name, exit status, seconds
+    local result="ok"
+    if [[ $2 -eq 0 ]]; then
+        passed=$((passed + 1))
+    else
+        result="FAILED (exit $2)"
+        failed=$((failed + 1))
+    fi
+    echo "=== $1: $result ($3 s)"
+    summary+=("$(printf '%-62s %-16s %6s' "$1" "$result" "$3")")
+}
+step() { # name, command...: in the foreground
     local name="$1"; shift
     echo
     echo "=== $name"
     local t0=$SECONDS rc=0
     "$@" || rc=$?
-    local took=$((SECONDS - t0)) result="ok"
-    if [[ $rc -eq 0 ]]; then
-        passed=$((passed + 1))
-    else
-        result="FAILED (exit $rc)"
-        failed=$((failed + 1))
-    fi
-    echo "=== $name: $result ($took s)"
-    summary+=("$(printf '%-62s %-16s %6s' "$name" "$result" "$took")")
+    record "$name" "$rc" "$((SECONDS - t0))"
 }
 
-step "format" cargo fmt --all --check
-step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
-# --all-targets: the same feature set as `cargo test --workspace`, so the AWS SDK is compiled once, not twice.
-step "build" cargo build --workspace --all-targets --locked
-# The arm64 release build needs no test and no test needs it. The tests spend much of their time waiting (on
-# moto, DNS, schedule slots), so the build runs beside them and is joined before the steps that use its
-# packages; its output is printed at the join. (The suite must hold on a busy machine anyway.)
-bg_pid=""
+logs="$(mktemp -d)"
+declare -A bg_pid=() bg_log=()
+kill_tree() { # pid: the process and everything it started (cargo's rustc jobs, pytest's stand-ins)
+    local child
+    for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+    kill "$1" 2>/dev/null || true
+}
+# An interrupted or failed run leaves nothing behind.
+trap 'for p in "${bg_pid[@]}"; do kill_tree "$p"; done; rm -rf "$logs"' EXIT
+beside() { # name, command...: in the background, into a log; `join NAME` waits for it and records it
+    local name="$1"; shift
+    local log
+    log="$logs/${#bg_log[@]}.log"
+    bg_log[$name]="$log"
+    echo
+    echo "=== $name: started beside the next steps (its output is printed when it is joined)"
+    ( t0=$SECONDS; rc=0; "$@" >"$log" 2>&1 || rc=$?; echo "$rc $((SECONDS - t0))" >"$log.rc" ) &
+    bg_pid[$name]=$!
+}
+join() { # name: waits for a step started by `beside`, prints its output, records it
+    local name="$1" t0=$SECONDS rc took
+    wait "${bg_pid[$name]}" || true
+    unset "bg_pid[$name]"
+    read -r rc took <"${bg_log[$name]}.rc" || { rc=1; took="?"; }
+    echo
+    echo "=== $name (beside; waited $((SECONDS - t0)) s for it here): output"
+    cat "${bg_log[$name]}"
+    record "$name (beside)" "$rc" "$took"
+}
+
+# The arm64 release build needs no test and no test needs it: it starts first and soaks up the CPU the
+# debug build and the tests leave. It is built without the lint wrapper below (release builds are not linted).
 if [[ $quick -eq 0 ]]; then
-    bg_log="$(mktemp)"
-    bg_t0=$SECONDS
-    ( cargo lambda build --release --arm64 --locked -p albsync-functions >"$bg_log" 2>&1 ) &
-    bg_pid=$!
-    # An interrupted run must not leave the build behind.
-    trap 'if [[ -n $bg_pid ]]; then pkill -P "$bg_pid" 2>/dev/null || true; kill "$bg_pid" 2>/dev/null || true; fi' EXIT
+    beside "arm64 Lambda packages" cargo lambda build --release --arm64 --locked -p albsync-functions
 fi
-step "rust tests" cargo test --workspace --locked
-step "definition (asl-validator)" npm --prefix statemachine run -s validate
-step "end-to-end (stand-in)" python -m pytest tests/e2e -q -p no:cacheprovider
+
+lint_in_build="${ALBSYNC_LINT_IN_BUILD:-0}"
+if [[ $lint_in_build == 1 ]]; then
+    RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
+    export RUSTC_WORKSPACE_WRAPPER
+    # clippy-driver reads its own arguments from CLIPPY_ARGS (separated by __CLIPPY_HACKERY__), as cargo-clippy
+    # passes `-- -D warnings`; rustc's lints are denied by the same flag.
+    export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+fi
+
+step "format" cargo fmt --all --check
+# --all-targets: the same feature set as `cargo test --workspace`, so the AWS SDK is compiled once, not twice.
+if [[ $lint_in_build == 1 ]]; then
+    step "build, with clippy -D warnings on albsync's crates" cargo build --workspace --all-targets --locked
+else
+    step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+    step "build" cargo build --workspace --all-targets --locked
+fi
+
+# The Rust tests spend most of their time waiting (a caching resolver turning over, moto), and so do the
+# end-to-end files (schedule slots): side by side, with the CDK app's tests, which want the CPU.
+beside "rust tests" cargo test --workspace --locked
 if [[ $quick -eq 0 ]]; then
-    join_packages() {
-        local rc=0
-        wait "$bg_pid" || rc=$?
-        cat "$bg_log"
-        rm -f "$bg_log"
-        bg_total=$((SECONDS - bg_t0))
-        bg_pid=""
-        return $rc
-    }
-    step "arm64 Lambda packages (wait after the tests)" join_packages
-    summary+=("$(printf '%-62s %-16s %6s' "  arm64 build, start to end (beside the tests)" "" "$bg_total")")
+    # The contract test runs the binding parser the build above made, instead of `cargo run -p albsync-core`
+    # (a -p build resolves features on its own and compiles albsync-core and its dependencies again).
+    beside "CDK app: tsc, jest, library build" \
+        env ALBSYNC_BINDING_PARSER="$root/target/debug/examples/parse-bindings" bash cdk/scripts/ci.sh --no-lint
+fi
+step "definition (asl-validator)" npm --prefix statemachine run -s validate
+# Two workers, each with its own stand-in (tests/e2e/conftest.py); loadfile keeps a file's tests, and its
+# module fixtures, on one worker.
+step "end-to-end (stand-in)" python -m pytest tests/e2e -q -p no:cacheprovider -n 2 --dist loadfile
+join "rust tests"
+if [[ $quick -eq 0 ]]; then
+    join "CDK app: tsc, jest, library build"
+    join "arm64 Lambda packages"
     step "package sizes" python scripts/package-report.py --dir target/lambda --limit-mib 5
-    step "CDK app (tsc, jest, cdk-nag, cfn-lint on the real packages)" \
-        env ALBSYNC_CODE_DIR="$root/target/lambda" bash cdk/scripts/ci.sh
+    step "CDK templates: synth with the real packages, cdk-nag, cfn-lint" \
+        env ALBSYNC_CODE_DIR="$root/target/lambda" bash cdk/scripts/lint-templates.sh
 fi
 echo
 printf '%-62s %-16s %6s\n' "step" "result" "seconds"

@@ -6,6 +6,10 @@ One stack per session (`st`): moto, the Lambda emulator with the four real funct
 moto costs seconds of CPU, so the suites share it; each test isolates itself by a binding of its own
 (`st.new_binding(name)`: a fresh target group and DNS name), never by a stack of its own.
 
+Under pytest-xdist (`-n 2 --dist loadfile`, as scripts/test.sh runs it) each worker is a session of its own, so
+each has its own stack, in a run folder of its own (.run/<worker>): the suite's time is mostly spent waiting on
+schedule slots, and two stacks wait side by side.
+
 The CLI helpers below (`albsync`, `cli_env`, `one_error_line`) are shared by the CLI suites that read a
 deployment by `--stack` (test_cli_stack.py, test_cli_express.py): `from conftest import albsync, ...`.
 """
@@ -34,7 +38,9 @@ def st():
     """albsync on the stand-in, shared by every test of the session (see the module docstring)."""
     from standin.albsync import AlbsyncStack
 
-    with AlbsyncStack() as stack:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    run_dir = os.path.join(REPO_ROOT, ".run", worker) if worker else None
+    with AlbsyncStack(run_dir=run_dir) as stack:
         yield stack
 
 
