@@ -538,6 +538,12 @@ impl Binding {
         Ok(binding)
     }
 
+    /// Whether `target` is a live target of this binding: on its port and not on its way out (draining). The
+    /// one definition the diff, the ENI rules, the rails' inputs and the CLI's views share.
+    pub fn is_live(&self, target: &crate::target::RegisteredTarget) -> bool {
+        target.port == self.port && !target.state.is_leaving()
+    }
+
     /// Whether DNS may hand us this address.
     pub fn allows(&self, ip: &IpAddr) -> bool {
         self.family.contains(ip) && self.allowed_cidrs.iter().any(|n| n.contains(ip))

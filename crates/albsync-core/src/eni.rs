@@ -202,12 +202,13 @@ pub fn settling(
     if source.register_early {
         return None;
     }
-    let live: BTreeSet<IpAddr> = registered.iter().filter(|t| t.port == binding.port).map(|t| t.ip).collect();
+    // Registered in any state, draining included: such an address is not waiting to be registered.
+    let on_port: BTreeSet<IpAddr> = registered.iter().filter(|t| t.port == binding.port).map(|t| t.ip).collect();
     let addresses = Addresses::of(binding, interfaces);
     addresses
         .in_use
         .keys()
-        .find(|ip| !resolved.addresses.contains(ip) && !live.contains(ip))
+        .find(|ip| !resolved.addresses.contains(ip) && !on_port.contains(ip))
         .map(|ip| format!("{ip} is on an interface in use but not in DNS yet"))
 }
 
@@ -232,7 +233,7 @@ pub fn apply(
     // The plan's own clock, so the first-miss times and the slot agree with the DNS plan's.
     let now = parse_rfc3339_utc(&plan.now).ok_or_else(|| EniError::Clock(plan.now.clone()))?;
     let live: BTreeSet<IpAddr> =
-        registered.iter().filter(|t| t.port == binding.port && !t.state.is_leaving()).map(|t| t.ip).collect();
+        registered.iter().filter(|t| binding.is_live(t)).map(|t| t.ip).collect();
     // Rule 2: an in-use interface's address is kept, whatever DNS says, and its count starts over.
     plan.missing.retain(|m| !addresses.in_use.contains_key(&m.ip));
     // Rules 2 and 3 for addresses DNS was not asked about: the interfaces settle them without looking again.

@@ -113,7 +113,7 @@ pub fn plan(
 ) -> Plan {
     // Every input is sorted (the answer is a set, describe sorts, the state's maps are ordered), so the
     // whole diff is a few linear merges; this runs on every execution.
-    let ours = |t: &&RegisteredTarget| t.port == binding.port && !t.state.is_leaving();
+    let ours = |t: &&RegisteredTarget| binding.is_live(t);
     let mut foreign: Vec<TargetSpec> =
         registered.iter().filter(ours).filter(|t| !binding.allows(&t.ip)).map(RegisteredTarget::description).collect();
     foreign.sort();
