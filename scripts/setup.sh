@@ -6,25 +6,34 @@
 #   `node` package, whose install script is allowed in package.json `allowScripts`), the second ASL interpreter
 #   tests/e2e/test_second_interpreter.py runs (package-lock.json). The CDK app installs its own packages in
 #   cdk/scripts/ci.sh.
+# `setup.sh --rust` does only the Rust part (enough to build and lint) and `setup.sh --tools` only the rest, so
+# scripts/test.sh can start the build while the tools install.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+part="${1:-all}"
+case "$part" in
+    all | --rust | --tools) ;;
+    *) echo "setup: unknown argument '$part' (give --rust, --tools or nothing)" >&2; exit 2 ;;
+esac
 
 need() {
     command -v "$1" >/dev/null 2>&1 || { echo "setup: '$1' is required but not installed ($2)" >&2; exit 1; }
 }
 need cargo "install Rust with rustup"
 need rustup "install Rust with rustup"
-need python3 "Python 3.10 or later"
-need npm "Node.js 20 or later"
-
+if [[ $part != --tools ]]; then
 installed_targets="$(rustup target list --installed)"
 grep -qx aarch64-unknown-linux-gnu <<<"$installed_targets" || rustup target add aarch64-unknown-linux-gnu
 installed_components="$(rustup component list --installed)"
 for c in rustfmt clippy; do
     grep -q "^$c" <<<"$installed_components" || rustup component add "$c"
 done
+fi
+[[ $part == --rust ]] && { echo "setup: Rust done"; exit 0; }
 
+need python3 "Python 3.10 or later"
+need npm "Node.js 20 or later"
 scripts/setup-python.sh
 
 # dnsmasq: a real caching resolver in front of the test DNS server (the Rust statistical test and the

@@ -7,8 +7,8 @@
 #
 # Time: on a 2-core machine the suite is bound by CPU while it compiles and by waiting (schedule slots, DNS
 # caches, moto) while it tests. So the steps that need nothing from each other run side by side ("beside"):
-# the arm64 release build from the start, and after the debug build the Rust tests, the CDK app's tests and the
-# end-to-end suite together. A step beside the others writes into a log, printed when it is joined. (The suite
+# the debug build while the tools install, the arm64 release build as soon as cargo-lambda is installed, and
+# after the debug build the Rust tests, the CDK app's tests and the end-to-end suite together. A step beside the others writes into a log, printed when it is joined. (The suite
 # must hold on a busy machine anyway: its timeouts state intent, not the machine's speed.)
 #
 # ALBSYNC_LINT_IN_BUILD=1 (.ci/run sets it, for a clean clone): clippy lints albsync's crates while they are
@@ -22,13 +22,11 @@ cd "$root"
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 
-setup_t0=$SECONDS
-scripts/setup.sh
 export PATH="$root/.tools/venv/bin:$PATH"
 
 passed=0
 failed=0
-summary=("$(printf '%-62s %-16s %6s' "setup (tools, venv, node modules)" "ok" "$((SECONDS - setup_t0))")")
+summary=()
 record() { # name, exit status, seconds
     local result="ok"
     if [[ $2 -eq 0 ]]; then
@@ -79,12 +77,7 @@ join() { # name: waits for a step started by `beside`, prints its output, record
     record "$name (beside)" "$rc" "$took"
 }
 
-# The arm64 release build needs no test and no test needs it: it starts first and soaks up the CPU the
-# debug build and the tests leave. It is built without the lint wrapper below (release builds are not linted).
-if [[ $quick -eq 0 ]]; then
-    beside "arm64 Lambda packages" cargo lambda build --release --arm64 --locked -p albsync-functions
-fi
-
+step "setup: Rust toolchain components" scripts/setup.sh --rust
 lint_in_build="${ALBSYNC_LINT_IN_BUILD:-0}"
 if [[ $lint_in_build == 1 ]]; then
     RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
@@ -93,15 +86,25 @@ if [[ $lint_in_build == 1 ]]; then
     # passes `-- -D warnings`; rustc's lints are denied by the same flag.
     export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 fi
-
-step "format" cargo fmt --all --check
-# --all-targets: the same feature set as `cargo test --workspace`, so the AWS SDK is compiled once, not twice.
+# The debug build needs nothing but Rust: it starts while the tools install. --all-targets: the same feature
+# set as `cargo test --workspace`, so the AWS SDK is compiled once, not twice.
 if [[ $lint_in_build == 1 ]]; then
-    step "build, with clippy -D warnings on albsync's crates" cargo build --workspace --all-targets --locked
+    build="build, with clippy -D warnings on albsync's crates"
+    beside "$build" cargo build --workspace --all-targets --locked
 else
     step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
-    step "build" cargo build --workspace --all-targets --locked
+    build="build"
+    beside "$build" cargo build --workspace --all-targets --locked
 fi
+step "setup: Python venv, Node packages, dnsmasq" scripts/setup.sh --tools
+# The arm64 release build needs no test and no test needs it: it starts as soon as cargo-lambda is installed
+# and soaks up the CPU the debug build and the tests leave. Release builds are not linted (no wrapper).
+if [[ $quick -eq 0 ]]; then
+    beside "arm64 Lambda packages" env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS \
+        cargo lambda build --release --arm64 --locked -p albsync-functions
+fi
+step "format" cargo fmt --all --check
+join "$build"
 
 # The Rust tests spend most of their time waiting (a caching resolver turning over, moto), and so do the
 # end-to-end files (schedule slots): side by side, with the CDK app's tests, which want the CPU.
