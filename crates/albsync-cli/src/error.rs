@@ -1,13 +1,6 @@
-//! The CLI's errors, each one line for people, and the documented exit codes.
-//!
-//! | code | meaning |
-//! | --- | --- |
-//! | 0 | success (for `run`: the execution SUCCEEDED) |
-//! | 1 | `run`: the execution ended FAILED, TIMED_OUT or ABORTED |
-//! | 2 | usage or configuration: bad flags, unknown binding, invalid binding or file, no state machine ARN, no credentials, no region |
-//! | 3 | AWS or DNS: endpoint unreachable, execution or state machine not found, access denied, throttled, DNS failure |
-
-use std::process::ExitCode;
+//! The CLI's errors, each one line for people, and the documented exit codes (the table is in `albsync --help`,
+//! [`crate::cli`]): 2 for usage and configuration (bad flags or files, no credentials, no region), 3 for AWS and
+//! DNS (unreachable, not found, denied, throttled, no answer).
 
 use albsync_aws::{AwsError, AwsErrorKind};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
@@ -54,11 +47,6 @@ impl CliError {
             CliError::Usage(_) | CliError::Config(_) => EXIT_USAGE,
             CliError::Unreachable { .. } | CliError::NotFound(_) | CliError::Aws(_) | CliError::Dns(_) => EXIT_AWS,
         }
-    }
-
-    /// As a process exit code.
-    pub fn exit(&self) -> ExitCode {
-        ExitCode::from(self.exit_code())
     }
 }
 
