@@ -123,28 +123,17 @@ impl Preview {
             Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
         };
         let grace = plan.grace_runs;
-        let step = |ip, action, misses, reason: &str| Step {
-            ip,
-            action,
-            misses,
-            availability_zone: None,
-            reason: reason.to_owned(),
-        };
+        let step =
+            |ip, action, misses, why: &str| Step { ip, action, misses, availability_zone: None, reason: why.into() };
         let mut steps = Vec::new();
         for t in &plan.register {
             let draining = registered.iter().any(|r| r.ip == t.ip && r.port == t.port && r.state.is_leaving());
-            let mut reason = if draining {
-                "DNS answers it; its target is draining, so it is registered again".to_owned()
-            } else {
-                "DNS answers it; not in the target group".to_owned()
-            };
-            if t.availability_zone.is_some() {
-                reason.push_str(" (outside the VPC: AvailabilityZone all)");
-            }
-            steps.push(Step {
-                availability_zone: t.availability_zone.clone(),
-                ..step(t.ip, Action::Register, None, &reason)
-            });
+            let how =
+                if draining { "its target is draining, so it is registered again" } else { "not in the target group" };
+            let zone = if t.availability_zone.is_some() { " (outside the VPC: AvailabilityZone all)" } else { "" };
+            let reason = format!("DNS answers it; {how}{zone}");
+            let zone = t.availability_zone.clone();
+            steps.push(Step { availability_zone: zone, ..step(t.ip, Action::Register, None, &reason) });
         }
         let registering: BTreeSet<IpAddr> = plan.register.iter().map(|t| t.ip).collect();
         for ip in live.iter().map(|k| k.ip).filter(|ip| answered.contains(ip) && !registering.contains(ip)) {
@@ -236,7 +225,7 @@ mod tests {
     use crate::style::plain;
     use crate::world::fixture::{NOW, binding, ip, resolved, stored};
     use albsync_core::plan::plan;
-    use albsync_core::target::HealthState::Healthy;
+    use albsync_core::target::HealthState::{Draining, Healthy};
 
     fn preview(dns: &[u8], registered: &[u8], active: &[u8], pending: &[(u8, u32)]) -> Preview {
         let (b, r) = (binding(), resolved(dns));
@@ -280,6 +269,15 @@ mod tests {
         let text = plain(&p.text());
         assert!(text.contains("  register    10.0.1.5  DNS answers it; not in the target group\n"), "{text}");
         assert!(text.contains("next run: registers 1, deregisters 1, saves albsync/k.json"), "{text}");
+    }
+
+    #[test]
+    fn a_draining_target_answered_again_is_registered_again() {
+        let (b, r, st) = (binding(), resolved(&[1]), stored(&[(1, 443, Draining)], &[1], &[]));
+        let p = plan(&b, &r, &st.registered, st.doc(), NOW);
+        let p = Preview::build(&b, &r, 1, &st.registered, &p, true, &st.key);
+        assert_eq!((p.steps[0].action, p.register.as_slice()), (Action::Register, [ip(1)].as_slice()));
+        assert_eq!(p.steps[0].reason, "DNS answers it; its target is draining, so it is registered again");
     }
 
     #[test]

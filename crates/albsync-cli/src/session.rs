@@ -46,15 +46,12 @@ impl Session {
         })?;
         let provider =
             config.credentials_provider().ok_or_else(|| no_credentials("no credentials provider is configured"))?;
-        if let Err(e) = provider.provide_credentials().await {
-            return Err(no_credentials(&match e {
-                CredentialsError::CredentialsNotLoaded(_) => {
-                    "none found in the environment, the profile files, web identity, ECS or EC2 instance metadata"
-                        .into()
-                }
-                e => DisplayErrorContext(&e).to_string(),
-            }));
-        }
+        provider.provide_credentials().await.map_err(|e| match e {
+            CredentialsError::CredentialsNotLoaded(_) => no_credentials(
+                "none found in the environment, the profile files, web identity, ECS or EC2 instance metadata",
+            ),
+            e => no_credentials(&DisplayErrorContext(&e).to_string()),
+        })?;
         let setup = |e: albsync_aws::SetupError| CliError::Config(e.to_string());
         Ok(Session {
             endpoints: Endpoints { global: config.endpoint_url().map(str::to_owned), region },
