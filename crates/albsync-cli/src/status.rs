@@ -37,10 +37,9 @@ pub struct Header {
 impl Header {
     /// The binding's.
     pub fn of(b: &Binding) -> Header {
-        let (binding, dns_name) = (b.name.clone(), b.dns_name.clone());
         Header {
-            binding,
-            dns_name,
+            binding: b.name.clone(),
+            dns_name: b.dns_name.clone(),
             target_group_arn: b.target_group_arn.as_str().to_owned(),
             port: b.port,
             grace_runs: b.grace_runs,
@@ -213,15 +212,13 @@ impl Status {
     /// Puts the three views side by side; `now` (unix seconds) is the time the figures are computed for.
     pub fn build(binding: &Binding, dns: Result<&Resolved, String>, stored: &Stored, now: u64) -> Status {
         let figures = dns.as_ref().ok().map(|r| Figures::compute(binding, r, stored, now));
-        let dns = match dns {
-            Ok(r) => DnsView {
-                addresses: r.addresses.iter().copied().collect(),
-                strategy: Some(r.strategy),
-                queries: r.queries,
-                error: None,
-                resolution: Some(r.resolution.clone()),
-            },
-            Err(e) => DnsView { addresses: Vec::new(), strategy: None, queries: 0, error: Some(e), resolution: None },
+        let answer = dns.as_ref().ok();
+        let dns = DnsView {
+            addresses: answer.map(|r| r.addresses.iter().copied().collect()).unwrap_or_default(),
+            strategy: answer.map(|r| r.strategy),
+            queries: answer.map_or(0, |r| r.queries),
+            resolution: answer.map(|r| r.resolution.clone()),
+            error: dns.err(),
         };
         let state = stored.doc().map(|d| StateView {
             active: d.active.clone(),

@@ -63,13 +63,7 @@ pub fn table<R: IntoIterator<Item = String>>(
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
-    let mut out = String::new();
-    for line in t.lines() {
-        out.push(' ');
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    t.lines().map(|line| format!(" {}\n", line.trim_end())).collect()
 }
 
 #[cfg(test)]
