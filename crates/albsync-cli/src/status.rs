@@ -211,8 +211,8 @@ fn health(t: &RegisteredTarget) -> String {
 impl Status {
     /// Puts the three views side by side; `now` (unix seconds) is the time the figures are computed for.
     pub fn build(binding: &Binding, dns: Result<&Resolved, String>, stored: &Stored, now: u64) -> Status {
-        let figures = dns.as_ref().ok().map(|r| Figures::compute(binding, r, stored, now));
         let answer = dns.as_ref().ok();
+        let figures = answer.map(|r| Figures::compute(binding, r, stored, now));
         let dns = DnsView {
             addresses: answer.map(|r| r.addresses.iter().copied().collect()).unwrap_or_default(),
             strategy: answer.map(|r| r.strategy),
@@ -249,13 +249,14 @@ impl Status {
             })
             .collect();
         let in_sync = dns.error.is_none() && state.is_some() && addresses.iter().all(|r| r.agree);
-        let targets = stored.registered.iter();
         Status {
             header: Header::of(binding),
             state_bucket: stored.bucket.clone(),
             state_key: stored.key.clone(),
             dns,
-            targets: targets
+            targets: stored
+                .registered
+                .iter()
                 .map(|t| TargetView { ip: t.ip, port: t.port, health: health(t), ours: t.port == binding.port })
                 .collect(),
             state,
