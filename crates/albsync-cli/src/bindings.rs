@@ -35,14 +35,8 @@ pub fn select(args: &BindingArgs) -> Result<Binding, CliError> {
 /// Picks `name` (or the only binding) from a bindings file's text.
 pub fn from_file_text(text: &str, origin: &str, name: Option<&str>) -> Result<Binding, CliError> {
     let doc: Value = serde_json::from_str(text).map_err(|e| CliError::Usage(format!("{origin}: not JSON: {e}")))?;
-    let list = match &doc {
-        Value::Array(list) => list,
-        Value::Object(o) => match o.get("bindings").and_then(Value::as_array) {
-            Some(list) => list,
-            None => return Err(CliError::Usage(format!("{origin}: expected a JSON array of bindings"))),
-        },
-        _ => return Err(CliError::Usage(format!("{origin}: expected a JSON array of bindings"))),
-    };
+    let list = (doc.as_array().or_else(|| doc.get("bindings")?.as_array()))
+        .ok_or_else(|| CliError::Usage(format!("{origin}: expected a JSON array of bindings")))?;
     let names: Vec<&str> = list.iter().map(|b| b.get("name").and_then(Value::as_str).unwrap_or("?")).collect();
     let index = match name {
         Some(wanted) => names.iter().position(|n| *n == wanted).ok_or_else(|| {

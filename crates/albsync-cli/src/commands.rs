@@ -29,10 +29,9 @@ pub fn emit(text: &str) {
 }
 
 fn emit_json<T: Serialize>(value: &T) -> Result<(), CliError> {
-    let mut text =
+    let text =
         serde_json::to_string_pretty(value).map_err(|e| CliError::Aws(format!("cannot write the JSON output: {e}")))?;
-    text.push('\n');
-    emit(&text);
+    emit(&(text + "\n"));
     Ok(())
 }
 
@@ -245,25 +244,11 @@ fn path_text(args: &GraphArgs) -> String {
     args.definition.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
 }
 
-fn dns_failure(e: &albsync_dns::DnsError) -> CliError {
-    CliError::Dns(format!("{e} (the next run would end at ResolutionFailed)"))
-}
-
 async fn status(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
-    let ctx = Context::new(global);
-    let binding = ctx.binding(&args.binding).await?;
-    let (bucket, prefix) = ctx.state_store(args.state_bucket.as_deref(), args.state_prefix.as_deref()).await?;
-    let session = ctx.session().await?;
-    let stored = world::read(session, &binding, &bucket, &prefix).await?;
+    let (binding, stored, now) = world::look(global, args).await?;
     // Look in particular for every address the target group or the state knows, as a run would.
-    let mut expected: BTreeSet<_> = stored.registered.iter().filter(|t| t.port == binding.port).map(|t| t.ip).collect();
-    if let Saved::Found(doc) = &stored.saved {
-        expected.extend(doc.active.iter().copied());
-        expected.extend(doc.pending.keys().copied());
-    }
-    let dns = albsync_dns::resolve_binding(&binding, args.dns_server, &expected, None).await.map_err(|e| e.to_string());
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let s = Status::build(&binding, dns.as_ref().map_err(Clone::clone), &stored, now);
+    let dns = albsync_dns::resolve_binding(&binding, args.dns_server, &stored.known(binding.port), None).await;
+    let s = Status::build(&binding, dns.as_ref().map_err(ToString::to_string), &stored, now);
     match global.output {
         Output::Json => emit_json(&s)?,
         Output::Text => emit(&s.text()),
@@ -272,36 +257,28 @@ async fn status(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
 }
 
 async fn plan_command(global: &Global, args: &WorldArgs) -> Result<u8, CliError> {
-    let ctx = Context::new(global);
-    let binding = ctx.binding(&args.binding).await?;
-    let (bucket, prefix) = ctx.state_store(args.state_bucket.as_deref(), args.state_prefix.as_deref()).await?;
-    let session = ctx.session().await?;
-    let stored = world::read(session, &binding, &bucket, &prefix).await?;
-    let state = match &stored.saved {
-        Saved::Found(doc) => Some(doc),
-        Saved::Absent => None,
-        Saved::Invalid(e) => {
-            return Err(CliError::Aws(format!("{e} (the next run would end at StateDocumentInvalid)")));
-        }
-    };
+    let (binding, stored, now) = world::look(global, args).await?;
+    if let Saved::Invalid(e) = &stored.saved {
+        return Err(CliError::Aws(format!("{e} (the next run would end at StateDocumentInvalid)")));
+    }
+    let failed = |e: albsync_dns::DnsError| CliError::Dns(format!("{e} (the next run would end at ResolutionFailed)"));
     // As the state machine: resolve, diff; if registered addresses went unconfirmed, resolve again looking for
     // them (LookAgain) and diff again.
-    let first = albsync_dns::resolve_binding(&binding, args.dns_server, &BTreeSet::new(), None)
-        .await
-        .map_err(|e| dns_failure(&e))?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mut p = plan(&binding, &first, &stored.registered, state, now);
-    let (resolved, passes) = if p.unconfirmed.is_empty() {
-        (first, 1)
+    let mut resolved =
+        albsync_dns::resolve_binding(&binding, args.dns_server, &BTreeSet::new(), None).await.map_err(failed)?;
+    let mut p = plan(&binding, &resolved, &stored.registered, stored.doc(), now);
+    let passes = if p.unconfirmed.is_empty() {
+        1
     } else {
         let expected = p.unconfirmed.iter().copied().collect();
-        let second = albsync_dns::resolve_binding(&binding, args.dns_server, &expected, Some(&first))
+        resolved = albsync_dns::resolve_binding(&binding, args.dns_server, &expected, Some(&resolved))
             .await
-            .map_err(|e| dns_failure(&e))?;
-        p = plan(&binding, &second, &stored.registered, state, now);
-        (second, 2)
+            .map_err(failed)?;
+        p = plan(&binding, &resolved, &stored.registered, stored.doc(), now);
+        2
     };
-    let preview = Preview::build(&binding, &resolved, passes, &stored.registered, &p, state.is_some(), &stored.key);
+    let preview =
+        Preview::build(&binding, &resolved, passes, &stored.registered, &p, stored.doc().is_some(), &stored.key);
     match global.output {
         Output::Json => emit_json(&preview)?,
         Output::Text => emit(&preview.text()),

@@ -1,13 +1,6 @@
-//! The CLI's errors, each one line for people, and the documented exit codes.
-//!
-//! | code | meaning |
-//! | --- | --- |
-//! | 0 | success (for `run`: the execution SUCCEEDED) |
-//! | 1 | `run`: the execution ended FAILED, TIMED_OUT or ABORTED |
-//! | 2 | usage or configuration: bad flags, unknown binding, invalid binding or file, no state machine ARN, no credentials, no region |
-//! | 3 | AWS or DNS: endpoint unreachable, execution or state machine not found, access denied, throttled, DNS failure |
-
-use std::process::ExitCode;
+//! The CLI's errors, each one line for people, and the documented exit codes (the table is in `albsync --help`,
+//! [`crate::cli`]): 2 for usage and configuration (bad flags or files, no credentials, no region), 3 for AWS and
+//! DNS (unreachable, not found, denied, throttled, no answer).
 
 use albsync_aws::{AwsError, AwsErrorKind};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
@@ -55,11 +48,6 @@ impl CliError {
             CliError::Unreachable { .. } | CliError::NotFound(_) | CliError::Aws(_) | CliError::Dns(_) => EXIT_AWS,
         }
     }
-
-    /// As a process exit code.
-    pub fn exit(&self) -> ExitCode {
-        ExitCode::from(self.exit_code())
-    }
 }
 
 /// Where a service's requests go: the SDK's endpoint settings, else the public AWS endpoint.
@@ -75,55 +63,33 @@ impl Endpoints {
     /// The URL requests for `service` go to. `env_suffix` is the service's part of `AWS_ENDPOINT_URL_<SERVICE>`
     /// and `host` its public host prefix.
     pub fn of(&self, env_suffix: &str, host: &str) -> String {
-        if let Ok(url) = std::env::var(format!("AWS_ENDPOINT_URL_{env_suffix}"))
-            && !url.is_empty()
-        {
-            return url;
-        }
-        match &self.global {
-            Some(url) => url.clone(),
-            None => format!("https://{host}.{}.amazonaws.com", self.region),
-        }
-    }
-}
-
-/// Which service a call went to, for messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    StepFunctions,
-    Elb,
-    S3,
-}
-
-impl Service {
-    fn describe(self, endpoints: &Endpoints) -> (String, String) {
-        match self {
-            Service::StepFunctions => ("Step Functions".into(), endpoints.of("SFN", "states")),
-            Service::Elb => {
-                ("Elastic Load Balancing".into(), endpoints.of("ELASTIC_LOAD_BALANCING_V2", "elasticloadbalancing"))
-            }
-            Service::S3 => ("S3".into(), endpoints.of("S3", "s3")),
-        }
-    }
-}
-
-/// A transport failure's detail, shortened to what people need.
-fn transport_detail(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    if lower.contains("connection refused") {
-        "connection refused (is the endpoint, or the local stand-in, running?)".to_owned()
-    } else if lower.contains("timed out") || lower.contains("timeout") {
-        "timed out".to_owned()
-    } else if lower.contains("dns error") || lower.contains("failed to lookup") {
-        "its host name does not resolve".to_owned()
-    } else {
-        text.to_owned()
+        let url = std::env::var(format!("AWS_ENDPOINT_URL_{env_suffix}")).ok().filter(|u| !u.is_empty());
+        url.or_else(|| self.global.clone()).unwrap_or_else(|| format!("https://{host}.{}.amazonaws.com", self.region))
     }
 }
 
 fn looks_like_credentials(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     lower.contains("credential") && (lower.contains("no ") || lower.contains("not load") || lower.contains("provider"))
+}
+
+/// A request that got no answer from `service` at `endpoint`, the transport failure's `text` shortened to what
+/// people need; missing credentials (the SDK fails those before sending) are a configuration error.
+fn transport(service: &str, endpoint: String, text: &str) -> CliError {
+    if looks_like_credentials(text) {
+        return no_credentials(text);
+    }
+    let lower = text.to_ascii_lowercase();
+    let detail = if lower.contains("connection refused") {
+        "connection refused (is the endpoint, or the local stand-in, running?)"
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        "timed out"
+    } else if lower.contains("dns error") || lower.contains("failed to lookup") {
+        "its host name does not resolve"
+    } else {
+        text
+    };
+    CliError::Unreachable { service: service.to_owned(), endpoint, detail: detail.to_owned() }
 }
 
 /// The one-line hint for missing credentials.
@@ -161,16 +127,8 @@ where
                 )),
             }
         }
-        other => transport(endpoints, Service::StepFunctions, &DisplayErrorContext(other).to_string()),
+        other => transport("Step Functions", endpoints.of("SFN", "states"), &DisplayErrorContext(other).to_string()),
     }
-}
-
-fn transport(endpoints: &Endpoints, service: Service, text: &str) -> CliError {
-    if looks_like_credentials(text) {
-        return no_credentials(text);
-    }
-    let (name, endpoint) = service.describe(endpoints);
-    CliError::Unreachable { service: name, endpoint, detail: transport_detail(text) }
 }
 
 /// An error of a signed request without a service error code (SSM, CloudWatch Logs): a transport failure names
@@ -178,31 +136,27 @@ fn transport(endpoints: &Endpoints, service: Service, text: &str) -> CliError {
 pub fn service_error(endpoint: &str, service: &str, err: &AwsError) -> CliError {
     match err.kind {
         _ if looks_like_credentials(&err.message) => no_credentials(&err.message),
-        AwsErrorKind::Transient if err.code.is_none() => CliError::Unreachable {
-            service: service.to_owned(),
-            endpoint: endpoint.to_owned(),
-            detail: transport_detail(&err.message),
-        },
+        AwsErrorKind::Transient if err.code.is_none() => transport(service, endpoint.to_owned(), &err.message),
         _ => CliError::Aws(err.to_string()),
     }
 }
 
-/// Turns an error of the albsync-aws adapters into a CLI error.
+/// Turns an error of the albsync-aws adapters (ELB, S3) into a CLI error.
 pub fn adapter_error(endpoints: &Endpoints, err: &AwsError, what: &str) -> CliError {
-    let service = if err.operation.starts_with("s3:") { Service::S3 } else { Service::Elb };
+    let m = &err.message;
     match err.kind {
-        AwsErrorKind::NotFound => CliError::NotFound(format!("{what}: {}", err.message)),
-        AwsErrorKind::Transient
-            if err.message.contains("dispatch failure")
-                || err.message.contains("io error")
-                || err.message.contains("timeout") =>
-        {
-            transport(endpoints, service, &err.message)
+        AwsErrorKind::NotFound => CliError::NotFound(format!("{what}: {m}")),
+        AwsErrorKind::Transient if ["dispatch failure", "io error", "timeout"].iter().any(|s| m.contains(s)) => {
+            let (service, env, host) = match err.operation.starts_with("s3:") {
+                true => ("S3", "S3", "s3"),
+                false => ("Elastic Load Balancing", "ELASTIC_LOAD_BALANCING_V2", "elasticloadbalancing"),
+            };
+            transport(service, endpoints.of(env, host), m)
         }
-        AwsErrorKind::AccessDenied if err.message.contains("InvalidClientTokenId") => {
-            CliError::Config(format!("AWS refused the credentials: {}", err.message))
+        AwsErrorKind::AccessDenied if m.contains("InvalidClientTokenId") => {
+            CliError::Config(format!("AWS refused the credentials: {m}"))
         }
-        _ if looks_like_credentials(&err.message) => no_credentials(&err.message),
+        _ if looks_like_credentials(m) => no_credentials(m),
         _ => CliError::Aws(err.to_string()),
     }
 }
@@ -248,7 +202,7 @@ mod tests {
 
     #[test]
     fn missing_credentials_are_a_configuration_error() {
-        let e = transport(&endpoints(), Service::S3, "failed to construct request: no credentials provider");
+        let e = transport("S3", "http://127.0.0.1:1".into(), "failed to construct request: no credentials provider");
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().starts_with("no AWS credentials:"), "{e}");
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use albsync_cli::cli::Cli;
 use albsync_cli::commands::dispatch;
-use albsync_cli::error::EXIT_USAGE;
+use albsync_cli::error::{CliError, EXIT_USAGE};
 use clap::Parser as _;
 
 fn main() -> ExitCode {
@@ -18,20 +18,16 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE));
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "albsync: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+    let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(dispatch(&cli.global, &cli.command)),
+        Err(e) => Err(CliError::Usage(format!("cannot start the async runtime: {e}"))),
     };
-    match runtime.block_on(dispatch(&cli.global, &cli.command)) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
+    outcome
+        .unwrap_or_else(|e| {
             // One line, whatever the SDK put into the message.
             let line = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
             let _ = writeln!(std::io::stderr(), "albsync: error: {line}");
-            e.exit()
-        }
-    }
+            e.exit_code()
+        })
+        .into()
 }

@@ -4,7 +4,6 @@
 //! schemas/plan.schema.json.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use albsync_core::Binding;
@@ -15,7 +14,8 @@ use albsync_core::target::RegisteredTarget;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::style::{BAD, paint, table};
+use crate::status::{Header, dns_line};
+use crate::style::{BAD, paint, put, table, word};
 
 /// What the next run does to one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
@@ -61,18 +61,9 @@ pub struct Step {
 #[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Preview {
-    /// Binding name.
-    pub binding: String,
-    /// DNS name.
-    pub dns_name: String,
-    /// Target group ARN.
-    pub target_group_arn: String,
-    /// Port.
-    #[schemars(range(min = 1))]
-    pub port: u16,
-    /// Grace.
-    #[schemars(range(min = 1))]
-    pub grace_runs: u32,
+    /// The binding.
+    #[serde(flatten)]
+    pub header: Header,
     /// State key.
     pub state_key: String,
     /// A state document exists.
@@ -97,13 +88,6 @@ pub struct Preview {
     pub rail_refusal: Option<String>,
     /// Every address considered, sorted.
     pub steps: Vec<Step>,
-}
-
-fn how_looked(resolved: &Resolved) -> String {
-    match resolved.strategy {
-        Strategy::All => "the complete answer of all. lacks it".to_owned(),
-        Strategy::Sampled => format!("not seen in {} queries looking for it", resolved.queries),
-    }
 }
 
 fn runs(n: u32) -> String {
@@ -139,87 +123,63 @@ impl Preview {
             Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
         };
         let grace = plan.grace_runs;
+        let step =
+            |ip, action, misses, why: &str| Step { ip, action, misses, availability_zone: None, reason: why.into() };
         let mut steps = Vec::new();
         for t in &plan.register {
             let draining = registered.iter().any(|r| r.ip == t.ip && r.port == t.port && r.state.is_leaving());
-            let mut reason = if draining {
-                "DNS answers it; its target is draining, so it is registered again".to_owned()
-            } else {
-                "DNS answers it; not in the target group".to_owned()
-            };
-            if t.availability_zone.is_some() {
-                reason.push_str(" (outside the VPC: AvailabilityZone all)");
-            }
-            steps.push(Step {
-                ip: t.ip,
-                action: Action::Register,
-                misses: None,
-                availability_zone: t.availability_zone.clone(),
-                reason,
-            });
+            let how =
+                if draining { "its target is draining, so it is registered again" } else { "not in the target group" };
+            let zone = if t.availability_zone.is_some() { " (outside the VPC: AvailabilityZone all)" } else { "" };
+            let reason = format!("DNS answers it; {how}{zone}");
+            let zone = t.availability_zone.clone();
+            steps.push(Step { availability_zone: zone, ..step(t.ip, Action::Register, None, &reason) });
         }
         let registering: BTreeSet<IpAddr> = plan.register.iter().map(|t| t.ip).collect();
         for ip in live.iter().map(|k| k.ip).filter(|ip| answered.contains(ip) && !registering.contains(ip)) {
-            let reason = "in DNS and registered".to_owned();
-            steps.push(Step { ip, action: Action::Keep, misses: None, availability_zone: None, reason });
+            steps.push(step(ip, Action::Keep, None, "in DNS and registered"));
         }
+        let looked = match resolved.strategy {
+            Strategy::All => "the complete answer of all. lacks it".to_owned(),
+            Strategy::Sampled => format!("not seen in {} queries looking for it", resolved.queries),
+        };
         for c in &counted {
-            let looked = how_looked(resolved);
             let (action, reason) = if !c.expired {
-                (
-                    Action::Count,
-                    format!(
-                        "registered, not in DNS ({looked}); miss {} of {grace}: deregistered after {} more {} without it",
-                        c.misses,
-                        grace.saturating_sub(c.misses).max(1),
-                        if grace.saturating_sub(c.misses) <= 1 { "run" } else { "runs" }
-                    ),
-                )
+                let left = grace.saturating_sub(c.misses).max(1);
+                let left = format!("{left} more {}", if left == 1 { "run" } else { "runs" });
+                let reason = format!(
+                    "registered, not in DNS ({looked}); miss {} of {grace}: deregistered after {left} without it",
+                    c.misses
+                );
+                (Action::Count, reason)
             } else if let Some(rail) = &rail_refusal {
-                (
-                    Action::Refused,
-                    format!("not in DNS for {} (grace {grace}), but a safety rail refuses: {rail}", runs(c.misses)),
-                )
+                let reason =
+                    format!("not in DNS for {} (grace {grace}), but a safety rail refuses: {rail}", runs(c.misses));
+                (Action::Refused, reason)
             } else if deregister.contains(&c.ip) {
                 (
                     Action::Deregister,
                     format!("not in DNS for {} ({looked}); the grace of {grace} ran out", runs(c.misses)),
                 )
             } else if held_back.contains(&c.ip) {
-                (
-                    Action::Expire,
-                    format!("grace ran out after {}; over this run's cap, a later run removes it", runs(c.misses)),
-                )
+                let reason =
+                    format!("grace ran out after {}; over this run's cap, a later run removes it", runs(c.misses));
+                (Action::Expire, reason)
             } else {
                 (Action::Expire, format!("grace ran out after {}; already leaving the target group", runs(c.misses)))
             };
-            steps.push(Step { ip: c.ip, action, misses: Some(c.misses), availability_zone: None, reason });
+            steps.push(step(c.ip, action, Some(c.misses), &reason));
         }
         for ip in &plan.returned {
-            steps.push(Step {
-                ip: *ip,
-                action: Action::Reset,
-                misses: Some(0),
-                availability_zone: None,
-                reason: "back in DNS: its count of misses is dropped".to_owned(),
-            });
+            steps.push(step(*ip, Action::Reset, Some(0), "back in DNS: its count of misses is dropped"));
         }
         for ip in &plan.forgotten {
-            steps.push(Step {
-                ip: *ip,
-                action: Action::Forget,
-                misses: None,
-                availability_zone: None,
-                reason: "pending in the state, but neither registered nor in DNS: dropped from the state".to_owned(),
-            });
+            let reason = "pending in the state, but neither registered nor in DNS: dropped from the state";
+            steps.push(step(*ip, Action::Forget, None, reason));
         }
         steps.sort_by(|a, b| a.ip.cmp(&b.ip).then(a.action.cmp(&b.action)));
         Preview {
-            binding: binding.name.clone(),
-            dns_name: binding.dns_name.clone(),
-            target_group_arn: binding.target_group_arn.as_str().to_owned(),
-            port: binding.port,
-            grace_runs: grace,
+            header: Header { grace_runs: grace, ..Header::of(binding) },
             state_key: state_key.to_owned(),
             state_found,
             dns_addresses: resolved.addresses.iter().copied().collect(),
@@ -237,52 +197,23 @@ impl Preview {
 
     /// The text form.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        let tg = self.target_group_arn.rsplit(':').next().unwrap_or(&self.target_group_arn);
-        let _ = writeln!(
-            out,
-            "plan     {}: {} -> {tg} port {}, grace {} runs (nothing is changed by this command)",
-            self.binding, self.dns_name, self.port, self.grace_runs
-        );
-        let strategy = match self.dns_strategy {
-            Strategy::All => "complete answer of all.",
-            Strategy::Sampled => "sampled",
-        };
-        let passes = if self.dns_passes > 1 { format!(" in {} passes", self.dns_passes) } else { String::new() };
-        let _ = writeln!(
-            out,
-            "DNS      {} addresses ({strategy}, {} queries{passes})",
-            self.dns_addresses.len(),
-            self.dns_queries
-        );
-        let _ = writeln!(out);
-        let rows = self.steps.iter().map(|s| {
-            let action = serde_json::to_value(s.action).ok().and_then(|v| v.as_str().map(str::to_owned));
-            vec![action.unwrap_or_default(), s.ip.to_string(), s.reason.clone()]
-        });
-        out.push_str(&table(&[], &[], rows));
+        let mut out = self.header.line("plan", " (nothing is changed by this command)");
+        out += &dns_line(self.dns_addresses.len(), self.dns_strategy, self.dns_queries, self.dns_passes);
+        out += "\n";
+        out += &table(&[], &[], self.steps.iter().map(|s| vec![word(s.action), s.ip.to_string(), s.reason.clone()]));
         if self.steps.is_empty() {
-            let _ = writeln!(out, "  (no addresses: DNS answers none and the target group holds none)");
+            put!(out, "  (no addresses: DNS answers none and the target group holds none)");
         }
-        let _ = writeln!(out);
+        out += "\n";
         if self.noop {
-            let _ =
-                writeln!(out, "next run: nothing to do; DNS, the target group and the state agree (ends at NoChange)");
+            put!(out, "next run: nothing to do; DNS, the target group and the state agree (ends at NoChange)");
         } else {
             let save = if self.writes_state { format!(", saves {}", self.state_key) } else { String::new() };
-            let _ = writeln!(
-                out,
-                "next run: registers {}, deregisters {}{save}",
-                self.register.len(),
-                self.deregister.len()
-            );
+            put!(out, "next run: registers {}, deregisters {}{save}", self.register.len(), self.deregister.len());
         }
         if let Some(rail) = &self.rail_refusal {
-            let _ = writeln!(
-                out,
-                "{}: the deregistration would be refused, the run fails at SafetyRailTripped: {rail}",
-                paint(BAD, "WARNING")
-            );
+            let warning = paint(BAD, "WARNING");
+            put!(out, "{warning}: the deregistration would be refused, the run fails at SafetyRailTripped: {rail}");
         }
         out
     }
@@ -291,61 +222,17 @@ impl Preview {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The text as a pipe or file receives it (anstream strips the colour there).
-    fn plain(text: &str) -> String {
-        anstream::adapter::strip_str(text).to_string()
-    }
-    use albsync_core::StateDocument;
+    use crate::style::plain;
+    use crate::world::fixture::{NOW, binding, ip, resolved, stored};
     use albsync_core::plan::plan;
-    use albsync_core::target::HealthState;
-
-    const ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef";
-
-    fn binding() -> Binding {
-        Binding::from_json(&format!(
-            r#"{{"name":"web","dnsName":"alb.test","port":443,"targetGroupArn":"{ARN}","vpcCidrs":["10.0.0.0/16"]}}"#
-        ))
-        .expect("binding")
-    }
-
-    fn ip(last: u8) -> IpAddr {
-        IpAddr::from([10, 0, 1, last])
-    }
-
-    fn all(ips: &[u8]) -> Resolved {
-        Resolved {
-            addresses: ips.iter().map(|i| ip(*i)).collect(),
-            strategy: Strategy::All,
-            queries: 1,
-            sought: BTreeSet::new(),
-            confirmed: BTreeSet::new(),
-            // A complete answer: absences are settled (as one below the per-answer maximum is).
-            resolution: albsync_core::Resolution { complete: true, ..Default::default() },
-        }
-    }
-
-    fn reg(ips: &[u8]) -> Vec<RegisteredTarget> {
-        ips.iter()
-            .map(|i| RegisteredTarget { ip: ip(*i), port: 443, state: HealthState::Healthy, availability_zone: None })
-            .collect()
-    }
+    use albsync_core::target::HealthState::{Draining, Healthy};
 
     fn preview(dns: &[u8], registered: &[u8], active: &[u8], pending: &[(u8, u32)]) -> Preview {
-        let b = binding();
-        let mut doc = StateDocument::new(
-            &b,
-            active.iter().map(|i| ip(*i)).collect(),
-            pending.iter().map(|(i, m)| (ip(*i), *m)).collect(),
-            "t".into(),
-            "x".into(),
-        );
-        // Pending addresses were first missed long ago: only the count of looks decides in these tests.
-        doc.first_missed = pending.iter().map(|(i, _)| (ip(*i), "2000-01-01T00:00:00Z".to_owned())).collect();
-        let r = all(dns);
-        let registered = reg(registered);
-        let p = plan(&b, &r, &registered, Some(&doc), 1_795_608_000);
-        Preview::build(&b, &r, 1, &registered, &p, true, "albsync/k.json")
+        let (b, r) = (binding(), resolved(dns));
+        let targets: Vec<_> = registered.iter().map(|i| (*i, 443, Healthy)).collect();
+        let st = stored(&targets, active, pending);
+        let p = plan(&b, &r, &st.registered, st.doc(), NOW);
+        Preview::build(&b, &r, 1, &st.registered, &p, true, &st.key)
     }
 
     #[test]
@@ -353,7 +240,13 @@ mod tests {
         let p = preview(&[1, 2], &[1, 2], &[1, 2], &[]);
         assert!(p.noop && !p.writes_state);
         assert!(p.steps.iter().all(|s| s.action == Action::Keep));
-        assert!(plain(&p.text()).contains("next run: nothing to do"));
+        let text = plain(&p.text());
+        assert!(
+            text.starts_with(
+                "plan     web: alb.test -> targetgroup/web/0123456789abcdef port 443, grace 3 runs (nothing"
+            )
+        );
+        assert!(text.contains("next run: nothing to do"), "{text}");
     }
 
     #[test]
@@ -370,15 +263,21 @@ mod tests {
                 (ip(5), Action::Register, None),
             ]
         );
-        assert_eq!(p.register, [ip(5)]);
-        assert_eq!(p.deregister, [ip(4)]);
-        assert!(
-            p.steps[2].reason.contains("miss 1 of 3: deregistered after 2 more runs without it"),
-            "{}",
-            p.steps[2].reason
-        );
+        assert_eq!((p.register.as_slice(), p.deregister.as_slice()), ([ip(5)].as_slice(), [ip(4)].as_slice()));
+        let reason = &p.steps[2].reason;
+        assert!(reason.contains("miss 1 of 3: deregistered after 2 more runs without it"), "{reason}");
         let text = plain(&p.text());
+        assert!(text.contains("  register    10.0.1.5  DNS answers it; not in the target group\n"), "{text}");
         assert!(text.contains("next run: registers 1, deregisters 1, saves albsync/k.json"), "{text}");
+    }
+
+    #[test]
+    fn a_draining_target_answered_again_is_registered_again() {
+        let (b, r, st) = (binding(), resolved(&[1]), stored(&[(1, 443, Draining)], &[1], &[]));
+        let p = plan(&b, &r, &st.registered, st.doc(), NOW);
+        let p = Preview::build(&b, &r, 1, &st.registered, &p, true, &st.key);
+        assert_eq!((p.steps[0].action, p.register.as_slice()), (Action::Register, [ip(1)].as_slice()));
+        assert_eq!(p.steps[0].reason, "DNS answers it; its target is draining, so it is registered again");
     }
 
     #[test]

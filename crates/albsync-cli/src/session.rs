@@ -41,27 +41,20 @@ impl Session {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
-        let Some(region) = config.region().map(|r| r.to_string()) else {
-            return Err(CliError::Config(
-                "no AWS region: set AWS_REGION, give --region, or set a region in the profile".to_owned(),
-            ));
-        };
-        let Some(provider) = config.credentials_provider() else {
-            return Err(no_credentials("no credentials provider is configured"));
-        };
-        match provider.provide_credentials().await {
-            Ok(_) => {}
-            Err(CredentialsError::CredentialsNotLoaded(_)) => {
-                return Err(no_credentials(
-                    "none found in the environment, the profile files, web identity, ECS or EC2 instance metadata",
-                ));
-            }
-            Err(e) => return Err(no_credentials(&DisplayErrorContext(&e).to_string())),
-        }
-        let endpoints = Endpoints { global: config.endpoint_url().map(str::to_owned), region };
+        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
+            CliError::Config("no AWS region: set AWS_REGION, give --region, or set a region in the profile".to_owned())
+        })?;
+        let provider =
+            config.credentials_provider().ok_or_else(|| no_credentials("no credentials provider is configured"))?;
+        provider.provide_credentials().await.map_err(|e| match e {
+            CredentialsError::CredentialsNotLoaded(_) => no_credentials(
+                "none found in the environment, the profile files, web identity, ECS or EC2 instance metadata",
+            ),
+            e => no_credentials(&DisplayErrorContext(&e).to_string()),
+        })?;
         let setup = |e: albsync_aws::SetupError| CliError::Config(e.to_string());
         Ok(Session {
-            endpoints,
+            endpoints: Endpoints { global: config.endpoint_url().map(str::to_owned), region },
             sfn: aws_sdk_sfn::Client::new(&config),
             ssm: albsync_aws::Ssm::new(&config).map_err(setup)?,
             logs: albsync_aws::Logs::new(&config).map_err(setup)?,

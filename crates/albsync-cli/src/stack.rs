@@ -88,25 +88,19 @@ pub async fn load(session: &Session, name: Option<&str>) -> Result<DeploymentCon
         let found = ssm.get_parameter(&parameter).await.map_err(|e| ssm_error(session, name, &e))?;
         return DeploymentConfig::parse(&found.value, &format!("SSM parameter {parameter}"));
     }
-    let found: Vec<(String, String)> = ssm
-        .parameters_by_path(PARAMETER_PREFIX.trim_end_matches('/'))
-        .await
-        .map_err(|e| ssm_error(session, "*", &e))?
-        .into_iter()
-        .map(|p| (p.name, p.value))
-        .collect();
-    match found.as_slice() {
+    let found = ssm.parameters_by_path(PARAMETER_PREFIX.trim_end_matches('/')).await;
+    match found.map_err(|e| ssm_error(session, "*", &e))?.as_slice() {
         [] => Err(CliError::Usage(format!(
             "which deployment? no SSM parameter {PARAMETER_PREFIX}* in {}: deploy the CDK construct, give --stack NAME \
              (and --region), or give --state-machine/--state-bucket/--bindings-file",
             session.endpoints.region
         ))),
-        [(name, value)] => DeploymentConfig::parse(value, &format!("SSM parameter {name}")),
+        [only] => DeploymentConfig::parse(&only.value, &format!("SSM parameter {}", only.name)),
         many => Err(CliError::Usage(format!(
             "which deployment? {} in {}: {}; choose one with --stack NAME",
             many.len(),
             session.endpoints.region,
-            many.iter().map(|(n, _)| n.trim_start_matches(PARAMETER_PREFIX)).collect::<Vec<_>>().join(", ")
+            many.iter().map(|p| p.name.trim_start_matches(PARAMETER_PREFIX)).collect::<Vec<_>>().join(", ")
         ))),
     }
 }
@@ -147,9 +141,9 @@ impl<'a> Context<'a> {
 
     /// The state machine: `--state-machine` (or ALBSYNC_STATE_MACHINE_ARN), else the deployment's.
     pub async fn state_machine(&self, args: &StateMachineArgs) -> Result<String, CliError> {
-        match &args.arn {
-            Some(arn) if !arn.trim().is_empty() => Ok(arn.trim().to_owned()),
-            _ => Ok(self.deployment().await?.state_machine_arn.clone()),
+        match explicit(args) {
+            Some(arn) => Ok(arn.to_owned()),
+            None => Ok(self.deployment().await?.state_machine_arn.clone()),
         }
     }
 
@@ -167,14 +161,13 @@ impl<'a> Context<'a> {
     /// `--state-machine`, DescribeStateMachine does.
     pub async fn express(&self, args: &StateMachineArgs, state_machine: &str) -> Result<Option<LogSettings>, CliError> {
         let session = self.session().await?;
-        if args.arn.as_deref().is_some_and(|a| !a.trim().is_empty()) {
+        if explicit(args).is_some() {
             return express::logging(session, state_machine, None, false).await;
         }
-        let d = self.deployment().await?;
-        if !d.is_express() {
-            return Ok(None);
+        match self.deployment().await? {
+            d if d.is_express() => express::logging(session, state_machine, Some(&d.workflow_log_group), true).await,
+            _ => Ok(None),
         }
-        express::logging(session, state_machine, Some(d.workflow_log_group.as_str()), true).await
     }
 
     /// The execution an ARN or a name means, and where its history is.
@@ -203,6 +196,11 @@ impl<'a> Context<'a> {
             None => Ok(Execution::Standard(execution_arn_for(&state_machine, name_or_arn)?)),
         }
     }
+}
+
+/// `--state-machine`, when given and not blank.
+fn explicit(args: &StateMachineArgs) -> Option<&str> {
+    args.arn.as_deref().map(str::trim).filter(|a| !a.is_empty())
 }
 
 /// An execution and where its history is.

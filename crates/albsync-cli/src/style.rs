@@ -17,6 +17,26 @@ pub const NOTE: Style = AnsiColor::Yellow.on_default();
 /// The path taken.
 pub const PATH: Style = Style::new().bold();
 
+/// `writeln!` into a `String`, which cannot fail.
+macro_rules! put {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+pub(crate) use put;
+
+/// A value's serde spelling (`keep`, `unhealthyDraining`): the words the JSON documents use, for the text.
+pub fn word(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The text as a pipe or file receives it (anstream strips the colour there).
+#[cfg(test)]
+pub fn plain(text: &str) -> String {
+    anstream::adapter::strip_str(text).to_string()
+}
+
 /// `text` in `style` (reset after it).
 pub fn paint(style: Style, text: &str) -> String {
     format!("{style}{text}{style:#}")
@@ -43,13 +63,7 @@ pub fn table<R: IntoIterator<Item = String>>(
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
-    let mut out = String::new();
-    for line in t.lines() {
-        out.push(' ');
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    t.lines().map(|line| format!(" {}\n", line.trim_end())).collect()
 }
 
 #[cfg(test)]
@@ -78,6 +92,6 @@ mod tests {
     fn paint_wraps_in_escapes_that_anstream_strips() {
         let s = paint(BAD, "FAILED");
         assert!(s.starts_with('\u{1b}') && s.contains("FAILED"));
-        assert_eq!(anstream::adapter::strip_str(&s).to_string(), "FAILED");
+        assert_eq!(plain(&s), "FAILED");
     }
 }
