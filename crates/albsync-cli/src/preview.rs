@@ -109,8 +109,7 @@ impl Preview {
         let counted = count_grace(plan);
         // The deregister function checks the rails against the target group after this run's registrations
         // (new targets start `initial`).
-        let mut live: Vec<RegisteredTarget> =
-            registered.iter().filter(|t| t.port == binding.port && !t.state.is_leaving()).cloned().collect();
+        let mut live: Vec<RegisteredTarget> = registered.iter().filter(|t| binding.is_live(t)).cloned().collect();
         live.extend(plan.register.iter().map(|t| RegisteredTarget {
             ip: t.ip,
             port: t.port,

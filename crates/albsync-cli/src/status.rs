@@ -236,7 +236,7 @@ impl Status {
                 let in_dns = dns.addresses.contains(&ip);
                 let state_active = state.as_ref().is_some_and(|s| s.active.contains(&ip));
                 let pending_misses = state.as_ref().and_then(|s| s.pending.get(&ip).copied());
-                let live = target.is_some_and(|t| !t.state.is_leaving());
+                let live = target.is_some_and(|t| binding.is_live(t));
                 // A target outside allowedCidrs was registered by someone else: albsync reports it and leaves it.
                 let (agree, note) = if live && !in_dns && !binding.allows(&ip) {
                     (true, "foreign: outside allowedCidrs, not albsync's; left alone".to_owned())

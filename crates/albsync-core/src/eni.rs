@@ -232,8 +232,7 @@ pub fn apply(
     let pending: BTreeMap<IpAddr, u32> = state.map(|s| s.pending.clone()).unwrap_or_default();
     // The plan's own clock, so the first-miss times and the slot agree with the DNS plan's.
     let now = parse_rfc3339_utc(&plan.now).ok_or_else(|| EniError::Clock(plan.now.clone()))?;
-    let live: BTreeSet<IpAddr> =
-        registered.iter().filter(|t| binding.is_live(t)).map(|t| t.ip).collect();
+    let live: BTreeSet<IpAddr> = registered.iter().filter(|t| binding.is_live(t)).map(|t| t.ip).collect();
     // Rule 2: an in-use interface's address is kept, whatever DNS says, and its count starts over.
     plan.missing.retain(|m| !addresses.in_use.contains_key(&m.ip));
     // Rules 2 and 3 for addresses DNS was not asked about: the interfaces settle them without looking again.

@@ -54,8 +54,7 @@ pub async fn handle<T: TargetGroup, S: StateStore, I: NetworkInterfaces>(
     let arn = binding.target_group_arn.as_str();
     // A target group in another account is read and changed with the binding's role (albsync_aws::assume).
     let targets = deps.targets.for_role(binding.role_arn.as_ref()).await?;
-    let live: Vec<RegisteredTarget> =
-        targets.describe(arn).await?.into_iter().filter(|t| binding.is_live(t)).collect();
+    let live: Vec<RegisteredTarget> = targets.describe(arn).await?.into_iter().filter(|t| binding.is_live(t)).collect();
     let answered: BTreeSet<_> = active.into_iter().collect();
     let mut selection = check_deregistration(&binding, &counted, &live, &answered)?;
     let mut spared = Vec::new();
