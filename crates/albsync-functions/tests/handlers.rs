@@ -758,6 +758,46 @@ async fn eni_source_deregister_spares_an_address_a_new_interface_took_after_the_
     assert_eq!(w.registered().await, ips(&[1, 2]), "the new node's address stays registered");
 }
 
+/// An EC2 reader whose endpoint refuses every connection (nothing listens on port 1 of 127.0.0.1).
+async fn unreachable_ec2() -> albsync_aws::Ec2NetworkInterfaces {
+    let sdk = Moto::shared().sdk_config().await.to_builder().endpoint_url("http://127.0.0.1:1").build();
+    albsync_aws::Ec2NetworkInterfaces::new(&sdk).expect("EC2 reader")
+}
+
+#[tokio::test]
+async fn eni_source_register_and_deregister_fail_retryably_and_change_nothing_when_the_interfaces_cannot_be_read() {
+    let (w, mut interfaces) = two_node_eni_world().await;
+    let broken = unreachable_ec2().await;
+    // Register: the plan wants 1 and 2, but without a fresh read of the interfaces nothing may be registered.
+    let plan = w.plan_in_next_slot().await;
+    w.save(&plan, "e1").await.expect("save");
+    let register = register::Deps { targets: ElbTargetGroup::new(w.clients.elb.clone()), interfaces: broken.clone() };
+    let event = json!({"binding": w.binding(), "targets": plan.plan.register});
+    let err = Diagnostic::from(register::handle(&register, event).await.expect_err("no read, no registration"));
+    assert_eq!(err.error_type, "Albsync.AwsUnavailable", "{}", err.error_message);
+    assert!(err.error_message.contains("DescribeNetworkInterfaces"), "{}", err.error_message);
+    assert!(w.registered().await.is_empty(), "registered without reading the interfaces");
+    // Deregister: 2 expires as in the test above, but the read just before DeregisterTargets fails.
+    w.run("e2").await.expect("register both");
+    interfaces.remove(2).await;
+    w.answer(&[1]);
+    w.run("e3").await.expect("interface gone");
+    let plan = w.plan_in_next_slot().await;
+    assert!(count_grace(&plan.plan).iter().any(|c| c.expired), "{:?}", plan.plan);
+    let saved = w.save(&plan, "e4").await.expect("save");
+    let deregister = deregister::Deps {
+        targets: ElbTargetGroup::new(w.clients.elb.clone()),
+        store: S3StateStore::new(w.clients.s3.clone(), &w.bucket),
+        prefix: PREFIX.to_owned(),
+        interfaces: broken,
+    };
+    let event = json!({"binding": w.binding(), "counted": count_grace(&plan.plan), "active": plan.plan.active,
+                       "etag": saved.etag, "execution": "e4"});
+    let err = Diagnostic::from(deregister::handle(&deregister, event).await.expect_err("no read, no removal"));
+    assert_eq!(err.error_type, "Albsync.AwsUnavailable", "{}", err.error_message);
+    assert_eq!(w.registered().await, ips(&[1, 2]), "deregistered without reading the interfaces");
+}
+
 /// The world's binding under another name and DNS name, on the same target group and port.
 fn binding_as(w: &World, name: &str, dns_name: &str) -> Value {
     let mut b = w.binding();
