@@ -217,8 +217,13 @@ async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
             let text = match &execution {
                 Some(Execution::Standard(arn)) => sfn::definition_for_execution(session, arn).await?,
                 // DescribeStateMachineForExecution does not serve Express executions: the current definition.
-                Some(Execution::Express { state_machine, .. }) => sfn::definition(session, state_machine).await?,
-                None => sfn::definition(session, &ctx.state_machine(&args.state_machine).await?).await?,
+                Some(Execution::Express { state_machine, .. }) => {
+                    sfn::state_machine(session, state_machine).await?.definition().to_owned()
+                }
+                None => {
+                    let arn = ctx.state_machine(&args.state_machine).await?;
+                    sfn::state_machine(session, &arn).await?.definition().to_owned()
+                }
             };
             asl::parse(&text).map_err(|e| CliError::Aws(e.to_string()))?
         }

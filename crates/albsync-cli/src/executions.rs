@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::{Global, Output, StateMachineArgs};
-use crate::error::{CliError, EXIT_OK, sfn_error};
+use crate::error::{CliError, EXIT_OK};
 use crate::stack::Context;
 use crate::timeline::Timeline;
 use crate::{express, sfn, text};
@@ -68,7 +68,7 @@ pub fn row(t: &Timeline) -> ExecutionRow {
     ExecutionRow {
         name: t.name.clone(),
         execution_arn: t.execution_arn.clone(),
-        binding: t.input.as_ref().and_then(|i| i.get("name")).and_then(Value::as_str).map(str::to_owned),
+        binding: row_binding(t.input.as_ref()),
         status: t.status.clone(),
         started_at: t.started_at.clone(),
         duration_ms: t.duration_ms,
@@ -120,48 +120,29 @@ pub async fn run(global: &Global, args: &ExecutionsArgs) -> Result<u8, CliError>
     }
     let mut rows = Vec::new();
     let mut scanned = 0;
-    let mut token: Option<String> = None;
+    let mut token = None;
     'pages: loop {
-        let out = session
-            .sfn
-            .list_executions()
-            .state_machine_arn(&state_machine)
-            .max_results(100)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error().and_then(aws_sdk_sfn::error::ProvideErrorMetadata::code)
-                    == Some("StateMachineTypeNotSupported")
-                {
-                    express_unsupported(&state_machine)
-                } else {
-                    sfn_error(&session.endpoints, "ListExecutions", &state_machine, e)
-                }
-            })?;
-        // Newest first, as ListExecutions promises; sort anyway (moto lists in creation order).
-        let mut page: Vec<_> = out.executions().to_vec();
-        page.sort_by_key(|e| std::cmp::Reverse(e.start_date().to_millis().unwrap_or(0)));
-        for e in page {
+        let (arns, next) = sfn::list_page(session, &state_machine, token).await?;
+        for arn in arns {
             scanned += 1;
-            let info = sfn::describe(session, e.execution_arn()).await?;
-            let name = info.input.as_ref().and_then(|i| i.get("name")).and_then(Value::as_str);
-            if binding.as_deref().is_some_and(|b| name != Some(b)) {
-                continue;
+            let info = sfn::describe(session, &arn).await?;
+            if binding.is_none() || row_binding(info.input.as_ref()) == binding {
+                rows.push(row(&Timeline::build(&info, &sfn::history(session, &arn).await?)));
             }
-            let events = sfn::history(session, e.execution_arn()).await?;
-            rows.push(row(&Timeline::build(&info, &events)));
             if rows.len() >= limit || scanned >= SCAN_LIMIT {
                 break 'pages;
             }
         }
-        match out.next_token() {
-            Some(t) if !t.is_empty() && scanned < SCAN_LIMIT => token = Some(t.to_owned()),
-            _ => break,
-        }
+        let Some(next) = next else { break };
+        token = Some(next);
     }
     rows.sort_by(|a, b| b.started_at.cmp(&a.started_at));
     print(global, &ExecutionList { state_machine_arn: state_machine, binding, executions: rows }, &[])
+}
+
+/// The binding an execution ran for: its input's `name`.
+fn row_binding(input: Option<&Value>) -> Option<String> {
+    input?.get("name")?.as_str().map(str::to_owned)
 }
 
 /// Prints the list; `notes` (what the source could not say, one line each) go to standard error, so the JSON
@@ -180,15 +161,6 @@ fn print(global: &Global, list: &ExecutionList, notes: &[String]) -> Result<u8, 
         Output::Text => crate::commands::emit(&render(list)),
     }
     Ok(EXIT_OK)
-}
-
-/// Express executions are not listed, described or given a history by Step Functions: only its log group
-/// has them. https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
-fn express_unsupported(state_machine: &str) -> CliError {
-    CliError::Usage(format!(
-        "{state_machine} is an Express state machine: Step Functions keeps no execution list for Express \
-         (ListExecutions); `history NAME` and `graph --execution NAME` read one run from the state machine's log group"
-    ))
 }
 
 #[cfg(test)]

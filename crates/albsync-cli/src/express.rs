@@ -188,13 +188,7 @@ pub async fn logging(
     fallback_group: Option<&str>,
     declared: bool,
 ) -> Result<Option<LogSettings>, CliError> {
-    let out = s
-        .sfn
-        .describe_state_machine()
-        .state_machine_arn(state_machine)
-        .send()
-        .await
-        .map_err(|e| crate::error::sfn_error(&s.endpoints, "DescribeStateMachine", state_machine, e))?;
+    let out = crate::sfn::state_machine(s, state_machine).await?;
     if !declared && *out.r#type() != aws_sdk_sfn::types::StateMachineType::Express {
         return Ok(None);
     }
