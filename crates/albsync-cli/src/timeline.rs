@@ -139,11 +139,12 @@ type Thread = Vec<Iteration>;
 #[derive(Debug, Default)]
 pub struct Tracker {
     origin_ms: Option<i64>,
+    /// The thread each event was in, so the next event of that thread (`previous`) continues it.
     thread_of: HashMap<i64, Thread>,
+    /// The visit each thread is in now.
     open: HashMap<Thread, usize>,
     last_thread: Thread,
     visits: Vec<Visit>,
-    ended: Option<(String, Option<String>, Option<String>)>,
     last_id: i64,
 }
 
@@ -158,37 +159,21 @@ impl Tracker {
         &self.visits
     }
 
-    /// The id of the last event fed.
-    pub fn last_id(&self) -> i64 {
-        self.last_id
-    }
-
     /// Ms since the start for an event time.
     pub fn offset(&mut self, at_ms: i64) -> i64 {
-        let origin = *self.origin_ms.get_or_insert(at_ms);
-        at_ms - origin
+        at_ms - *self.origin_ms.get_or_insert(at_ms)
     }
 
-    fn close(&mut self, idx: usize, at: i64, status: VisitStatus) {
-        if let Some(v) = self.visits.get_mut(idx) {
-            v.duration_ms = Some((at - v.entered_ms).max(0));
-            v.status = status;
-            if let Some(a) = v.attempts.last_mut()
-                && a.result == AttemptResult::Running
-            {
-                a.duration_ms = Some((at - a.started_ms).max(0));
-            }
+    /// Ends visit `idx` at `at`; `None`: as a visit left for another state ends, caught if its last attempt failed.
+    fn close(&mut self, idx: usize, at: i64, status: Option<VisitStatus>) {
+        let Some(v) = self.visits.get_mut(idx) else { return };
+        let failed =
+            v.attempts.last().is_some_and(|a| matches!(a.result, AttemptResult::Failed | AttemptResult::TimedOut));
+        v.status = status.unwrap_or(if failed { VisitStatus::Caught } else { VisitStatus::Succeeded });
+        v.duration_ms = Some((at - v.entered_ms).max(0));
+        if let Some(a) = v.attempts.last_mut().filter(|a| a.result == AttemptResult::Running) {
+            a.duration_ms = Some((at - a.started_ms).max(0));
         }
-    }
-
-    /// How a visit that was left for another state ended: caught if its last attempt failed.
-    fn left(&self, idx: usize) -> VisitStatus {
-        let failed = self
-            .visits
-            .get(idx)
-            .and_then(|v| v.attempts.last())
-            .is_some_and(|a| matches!(a.result, AttemptResult::Failed | AttemptResult::TimedOut));
-        if failed { VisitStatus::Caught } else { VisitStatus::Succeeded }
     }
 
     /// Feeds one event; events already seen (by id) are ignored.
@@ -198,10 +183,17 @@ impl Tracker {
         }
         self.last_id = e.id;
         let at = self.offset(e.at_ms);
-        let base = self.thread_of.get(&e.previous).cloned().unwrap_or_else(|| self.last_thread.clone());
-        let mut thread = base.clone();
-        let note = match &e.kind {
-            Kind::ExecutionStarted => None,
+        let mut thread = self.thread_of.get(&e.previous).unwrap_or(&self.last_thread).clone();
+        let note = self.apply(&e.kind, &mut thread, at);
+        self.thread_of.insert(e.id, thread.clone());
+        self.last_thread = thread;
+        note
+    }
+
+    /// What one event does to the visits of its thread (which a Map iteration's start or end changes).
+    fn apply(&mut self, kind: &Kind, thread: &mut Thread, at: i64) -> Option<Note> {
+        let open = self.open.get(thread).copied();
+        match kind {
             Kind::IterationStarted { map, index } => {
                 if thread.last().is_some_and(|it| it.map == *map) {
                     thread.pop();
@@ -211,9 +203,8 @@ impl Tracker {
             }
             Kind::IterationEnded { map, index, failed } => {
                 if thread.last().is_some_and(|it| it.map == *map) {
-                    if let Some(idx) = self.open.remove(&thread) {
-                        let status = if *failed { VisitStatus::Failed } else { VisitStatus::Succeeded };
-                        self.close(idx, at, status);
+                    if let Some(idx) = self.open.remove(thread) {
+                        self.close(idx, at, Some(if *failed { VisitStatus::Failed } else { VisitStatus::Succeeded }));
                     }
                     thread.pop();
                 }
@@ -221,9 +212,8 @@ impl Tracker {
             }
             Kind::StateEntered { name, state_type } => {
                 // The previous state of this thread left without an exit event.
-                if let Some(idx) = self.open.remove(&thread) {
-                    let status = self.left(idx);
-                    self.close(idx, at, status);
+                if let Some(idx) = self.open.remove(thread) {
+                    self.close(idx, at, None);
                 }
                 self.visits.push(Visit {
                     name: name.clone(),
@@ -236,89 +226,63 @@ impl Tracker {
                     attempts: Vec::new(),
                     items: None,
                 });
-                let idx = self.visits.len() - 1;
-                self.open.insert(thread.clone(), idx);
-                Some(Note::Entered(idx))
+                self.open.insert(thread.clone(), self.visits.len() - 1);
+                Some(Note::Entered(self.visits.len() - 1))
             }
             Kind::StateExited { name } => {
-                let idx = match self.open.get(&thread) {
-                    Some(idx) if self.visits.get(*idx).is_some_and(|v| v.name == *name) => self.open.remove(&thread),
-                    _ => {
-                        let found =
-                            self.open.iter().find(|(_, i)| self.visits.get(**i).is_some_and(|v| v.name == *name));
-                        found.map(|(t, i)| (t.clone(), *i)).and_then(|(t, _)| self.open.remove(&t))
-                    }
+                // This thread's visit, else (an exit placed in another thread) any open visit of that state.
+                let named = |i: &usize| self.visits.get(*i).is_some_and(|v| v.name == *name);
+                let key = match open.filter(named) {
+                    Some(_) => Some(thread.clone()),
+                    None => self.open.iter().find(|(_, i)| named(i)).map(|(t, _)| t.clone()),
                 };
-                if let Some(idx) = idx {
-                    let status = self.left(idx);
-                    self.close(idx, at, status);
+                if let Some(idx) = key.and_then(|t| self.open.remove(&t)) {
+                    self.close(idx, at, None);
                 }
                 None
             }
             Kind::AttemptScheduled => {
-                let idx = self.open.get(&thread).copied();
-                let v = idx.and_then(|i| self.visits.get_mut(i));
-                match (idx, v) {
-                    (Some(idx), Some(v)) => {
-                        let waited_ms = v.attempts.last().and_then(|a| a.duration_ms.map(|d| at - (a.started_ms + d)));
-                        let number = u32::try_from(v.attempts.len()).unwrap_or(u32::MAX).saturating_add(1);
-                        v.attempts.push(Attempt {
-                            number,
-                            started_ms: at,
-                            duration_ms: None,
-                            waited_ms,
-                            result: AttemptResult::Running,
-                            error: None,
-                            cause: None,
-                        });
-                        v.retries = number - 1;
-                        (number > 1).then_some(Note::Retrying(idx))
-                    }
-                    _ => None,
-                }
+                let v = self.visits.get_mut(open?)?;
+                let waited_ms = v.attempts.last().and_then(|a| a.duration_ms.map(|d| at - (a.started_ms + d)));
+                let number = u32::try_from(v.attempts.len()).unwrap_or(u32::MAX).saturating_add(1);
+                let result = AttemptResult::Running;
+                v.attempts.push(Attempt {
+                    number,
+                    started_ms: at,
+                    duration_ms: None,
+                    waited_ms,
+                    result,
+                    error: None,
+                    cause: None,
+                });
+                v.retries = number - 1;
+                open.filter(|_| number > 1).map(Note::Retrying)
             }
             Kind::AttemptEnded { end, error, cause } => {
-                let idx = self.open.get(&thread).copied();
-                let attempt = idx.and_then(|i| self.visits.get_mut(i)).and_then(|v| v.attempts.last_mut());
-                match (idx, attempt) {
-                    (Some(idx), Some(a)) => {
-                        a.duration_ms = Some((at - a.started_ms).max(0));
-                        a.result = match end {
-                            AttemptEnd::Succeeded => AttemptResult::Succeeded,
-                            AttemptEnd::Failed => AttemptResult::Failed,
-                            AttemptEnd::TimedOut => AttemptResult::TimedOut,
-                        };
-                        a.error.clone_from(error);
-                        a.cause = cause.as_deref().map(cause_message);
-                        (*end != AttemptEnd::Succeeded).then_some(Note::AttemptFailed(idx))
-                    }
-                    _ => None,
-                }
+                let a = self.visits.get_mut(open?)?.attempts.last_mut()?;
+                a.duration_ms = Some((at - a.started_ms).max(0));
+                a.result = match end {
+                    AttemptEnd::Succeeded => AttemptResult::Succeeded,
+                    AttemptEnd::Failed => AttemptResult::Failed,
+                    AttemptEnd::TimedOut => AttemptResult::TimedOut,
+                };
+                a.error.clone_from(error);
+                a.cause = cause.as_deref().map(cause_message);
+                open.filter(|_| *end != AttemptEnd::Succeeded).map(Note::AttemptFailed)
             }
             Kind::MapStarted { items } => {
-                let idx = self.open.get(&thread).copied();
-                match idx.and_then(|i| self.visits.get_mut(i)) {
-                    Some(v) => {
-                        v.items = Some(*items);
-                        idx.map(Note::MapItems)
-                    }
-                    None => None,
-                }
+                self.visits.get_mut(open?)?.items = Some(*items);
+                open.map(Note::MapItems)
             }
             Kind::ExecutionEnded { status, error, cause } => {
-                let open: Vec<usize> = self.open.drain().map(|(_, i)| i).collect();
-                for idx in open {
-                    let failed = status != "SUCCEEDED";
-                    self.close(idx, at, if failed { VisitStatus::Failed } else { VisitStatus::Succeeded });
+                let ended = if status == "SUCCEEDED" { VisitStatus::Succeeded } else { VisitStatus::Failed };
+                for idx in self.open.drain().map(|(_, i)| i).collect::<Vec<_>>() {
+                    self.close(idx, at, Some(ended));
                 }
-                self.ended = Some((status.clone(), error.clone(), cause.clone()));
                 Some(Note::Ended { status: status.clone(), error: error.clone(), cause: cause.clone() })
             }
-            Kind::Other(_) => None,
-        };
-        self.thread_of.insert(e.id, thread.clone());
-        self.last_thread = thread;
-        note
+            Kind::ExecutionStarted | Kind::Other(_) => None,
+        }
     }
 }
 
