@@ -15,51 +15,6 @@ pub struct Machine {
     pub states: Vec<State>,
 }
 
-/// The types of state; anything else is kept by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
-    Task,
-    Choice,
-    Map,
-    Parallel,
-    Pass,
-    Wait,
-    Succeed,
-    Fail,
-    Other(String),
-}
-
-impl Kind {
-    fn parse(text: &str) -> Kind {
-        match text {
-            "Task" => Kind::Task,
-            "Choice" => Kind::Choice,
-            "Map" => Kind::Map,
-            "Parallel" => Kind::Parallel,
-            "Pass" => Kind::Pass,
-            "Wait" => Kind::Wait,
-            "Succeed" => Kind::Succeed,
-            "Fail" => Kind::Fail,
-            other => Kind::Other(other.to_owned()),
-        }
-    }
-
-    /// The ASL spelling.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Kind::Task => "Task",
-            Kind::Choice => "Choice",
-            Kind::Map => "Map",
-            Kind::Parallel => "Parallel",
-            Kind::Pass => "Pass",
-            Kind::Wait => "Wait",
-            Kind::Succeed => "Succeed",
-            Kind::Fail => "Fail",
-            Kind::Other(s) => s,
-        }
-    }
-}
-
 /// How one state leads to another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
@@ -87,8 +42,8 @@ pub struct Transition {
 pub struct State {
     /// Its name.
     pub name: String,
-    /// Its type.
-    pub kind: Kind,
+    /// Its type (`Task`, `Choice`, `Map`, ...), as written.
+    pub kind: String,
     /// Where it can go next, in the order the definition lists them.
     pub transitions: Vec<Transition>,
     /// The error names its `Retry` rules cover.
@@ -131,7 +86,7 @@ fn machine(value: &Value, scope: &str) -> Result<Machine, AslError> {
 
 fn state(name: &str, body: &Value, scope: &str) -> Result<State, AslError> {
     let inner_scope = if scope.is_empty() { name.to_owned() } else { format!("{scope}/{name}") };
-    let kind = Kind::parse(body.get("Type").and_then(Value::as_str).unwrap_or("?"));
+    let kind = body.get("Type").and_then(Value::as_str).unwrap_or("?").to_owned();
     let mut transitions = Vec::new();
     if let Some(choices) = body.get("Choices").and_then(Value::as_array) {
         for rule in choices {
@@ -168,29 +123,31 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 }
 
 /// Breadth first from the start along the transitions as written, then the unreachable states by name.
-fn reading_order(start_at: &str, states: Vec<State>) -> Vec<State> {
-    let mut order: Vec<String> = vec![start_at.to_owned()];
+fn reading_order(start_at: &str, mut states: Vec<State>) -> Vec<State> {
+    let mut order = vec![start_at.to_owned()];
     let mut i = 0;
-    while i < order.len() {
-        if let Some(s) = states.iter().find(|s| s.name == order[i]) {
-            for t in &s.transitions {
-                if !order.contains(&t.to) {
-                    order.push(t.to.clone());
-                }
+    while let Some(name) = order.get(i) {
+        let next: Vec<String> = states
+            .iter()
+            .filter(|s| s.name == *name)
+            .flat_map(|s| s.transitions.iter().map(|t| t.to.clone()))
+            .collect();
+        for to in next {
+            if !order.contains(&to) {
+                order.push(to);
             }
         }
         i += 1;
     }
-    let mut rest: Vec<State> = Vec::new();
-    let mut ordered: Vec<Option<State>> = order.iter().map(|_| None).collect();
-    for s in states {
-        match order.iter().position(|n| *n == s.name) {
-            Some(p) => ordered[p] = Some(s),
-            None => rest.push(s),
+    let mut ordered = Vec::with_capacity(states.len());
+    for name in &order {
+        if let Some(p) = states.iter().position(|s| s.name == *name) {
+            ordered.push(states.remove(p));
         }
     }
-    rest.sort_by(|a, b| a.name.cmp(&b.name));
-    ordered.into_iter().flatten().chain(rest).collect()
+    states.sort_by(|a, b| a.name.cmp(&b.name));
+    ordered.extend(states);
+    ordered
 }
 
 const COMPARISONS: [(&str, &str); 5] =
@@ -261,7 +218,7 @@ mod tests {
         assert!(names.iter().position(|n| *n == "Decide") < names.iter().position(|n| *n == "CountGrace"), "{names:?}");
         assert_eq!(names.len(), 27);
         let count = m.states.iter().find(|s| s.name == "CountGrace").expect("map");
-        assert_eq!(count.kind, Kind::Map);
+        assert_eq!(count.kind, "Map");
         let inner: Vec<&str> = count.children[0].states.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(inner, ["GraceReached", "Expire", "KeepCounting"]);
     }

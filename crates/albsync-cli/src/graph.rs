@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::asl::{Kind, Machine, Via};
+use crate::asl::{Machine, Via};
 use crate::timeline::{Visit, VisitStatus};
 
 /// A node: one state.
@@ -120,7 +120,7 @@ impl Graph {
     fn add(&mut self, machine: &Machine, prefix: &str, group: Option<&str>) {
         for s in &machine.states {
             let id = format!("{prefix}{}", s.name);
-            let (name, state_type) = (s.name.clone(), s.kind.as_str().to_owned());
+            let (name, state_type) = (s.name.clone(), s.kind.clone());
             self.nodes.push(Node {
                 id: id.clone(),
                 name,
@@ -138,8 +138,8 @@ impl Graph {
                 self.edges.push(edge(id.clone(), format!("{prefix}{}", t.to), kind, label));
             }
             for (i, child) in s.children.iter().enumerate() {
-                let (group_id, label, edge_label) = match (&s.kind, s.children.len() > 1) {
-                    (Kind::Map, _) => (id.clone(), format!("{}: each item", s.name), "each item".to_owned()),
+                let (group_id, label, edge_label) = match (s.kind == "Map", s.children.len() > 1) {
+                    (true, _) => (id.clone(), format!("{}: each item", s.name), "each item".to_owned()),
                     (_, true) => {
                         (format!("{id}[{i}]"), format!("{} branch {}", s.name, i + 1), format!("branch {}", i + 1))
                     }
