@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::style::{BAD, GOOD, NOTE, PATH, paint, table};
-use crate::timeline::{AttemptResult, Note, Timeline, Tracker, Visit, VisitStatus};
+use crate::timeline::{Attempt, AttemptResult, Note, Timeline, Tracker, Visit, VisitStatus};
 
 /// `9ms`, `2.04s`, `3m07s`.
 pub fn duration(ms: i64) -> String {
@@ -102,6 +102,21 @@ fn error_text(error: Option<&str>, cause: Option<&str>) -> String {
     }
 }
 
+/// How an attempt ended, with its error: `failed: Albsync.DnsTimeout: slow`, `succeeded`.
+fn attempt_result(a: &Attempt) -> String {
+    let error = || error_text(a.error.as_deref(), a.cause.as_deref());
+    match a.result {
+        AttemptResult::Running => "running".to_owned(),
+        AttemptResult::Succeeded => "succeeded".to_owned(),
+        AttemptResult::Failed => format!("failed: {}", error()),
+        AttemptResult::TimedOut => format!("timed out: {}", error()),
+    }
+}
+
+fn waited(a: &Attempt) -> String {
+    a.waited_ms.map(|w| format!(" after waiting {}", duration(w))).unwrap_or_default()
+}
+
 /// `web: alb.test -> targetgroup/web/0123 port 443`, from an execution input that is a binding.
 pub fn binding_line(input: Option<&Value>) -> Option<String> {
     let input = input?;
@@ -136,17 +151,8 @@ pub fn history(t: &Timeline) -> String {
         rows.push(vec![offset(v.entered_ms), took, v.label(), v.state_type.clone(), result]);
         let show_attempts = v.attempts.len() > 1 || v.attempts.iter().any(|a| a.error.is_some());
         for a in v.attempts.iter().filter(|_| show_attempts) {
-            let waited = a.waited_ms.map(|w| format!(" after waiting {}", duration(w))).unwrap_or_default();
             let took = a.duration_ms.map(duration).unwrap_or_else(|| "-".to_owned());
-            let result = match a.result {
-                AttemptResult::Running => "running".to_owned(),
-                AttemptResult::Succeeded => "succeeded".to_owned(),
-                AttemptResult::Failed => format!("failed: {}", error_text(a.error.as_deref(), a.cause.as_deref())),
-                AttemptResult::TimedOut => {
-                    format!("timed out: {}", error_text(a.error.as_deref(), a.cause.as_deref()))
-                }
-            };
-            let line = format!("attempt {}{waited}: {result}", a.number);
+            let line = format!("attempt {}{}: {}", a.number, waited(a), attempt_result(a));
             let line = if a.error.is_some() { paint(NOTE, &line) } else { line };
             rows.push(vec![offset(a.started_ms), took, String::new(), String::new(), line]);
         }
@@ -186,15 +192,12 @@ pub fn progress(tracker: &Tracker, note: &Note, at_ms: i64) -> Option<String> {
         Note::AttemptFailed(i) => {
             let v = visits.get(*i)?;
             let a = v.attempts.last()?;
-            let what = if a.result == AttemptResult::TimedOut { "timed out" } else { "failed" };
-            let text = format!("attempt {} {what}: {}", a.number, error_text(a.error.as_deref(), a.cause.as_deref()));
-            format!("{:<40} {}", v.label(), paint(NOTE, &text))
+            format!("{:<40} {}", v.label(), paint(NOTE, &format!("attempt {} {}", a.number, attempt_result(a))))
         }
         Note::Retrying(i) => {
             let v = visits.get(*i)?;
             let a = v.attempts.last()?;
-            let waited = a.waited_ms.map(|w| format!(" after waiting {}", duration(w))).unwrap_or_default();
-            format!("{:<40} retry {}{waited}", v.label(), a.number - 1)
+            format!("{:<40} retry {}{}", v.label(), a.number - 1, waited(a))
         }
         Note::MapItems(i) => {
             let v = visits.get(*i)?;
