@@ -286,28 +286,20 @@ impl Tracker {
     }
 }
 
-/// What DescribeExecution says about an execution.
+/// What DescribeExecution says about an execution (times in ms since the epoch; input and output as JSON when
+/// they parse; error and cause of a failed one).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExecutionInfo {
-    /// Its ARN.
     pub arn: String,
-    /// Its name.
     pub name: String,
-    /// Its state machine.
     pub state_machine_arn: String,
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, ...
     pub status: String,
-    /// Start, ms since the epoch.
     pub start_ms: i64,
-    /// Stop, ms since the epoch.
     pub stop_ms: Option<i64>,
-    /// Input as JSON (if it parses).
     pub input: Option<Value>,
-    /// Output as JSON (if any and it parses).
     pub output: Option<Value>,
-    /// Error name of a failed execution.
     pub error: Option<String>,
-    /// Its cause.
     pub cause: Option<String>,
 }
 
@@ -429,43 +421,40 @@ pub fn summary(info: &ExecutionInfo, visits: &[Visit]) -> Vec<String> {
         }
     }
     let Some(output) = &info.output else { return out };
-    if let Some(resolved) = output.get("resolved") {
-        let addresses = ips(resolved.get("addresses"));
-        let strategy = resolved.get("strategy").and_then(Value::as_str).unwrap_or("?");
-        let queries = resolved.get("queries").and_then(Value::as_u64).unwrap_or(0);
+    let at = |v: &Value, p: &str| v.pointer(p).cloned().unwrap_or(Value::Null);
+    if output.get("resolved").is_some() {
+        let addresses = ips(output.pointer("/resolved/addresses"));
+        let strategy = at(output, "/resolved/strategy");
+        let (strategy, queries) =
+            (strategy.as_str().unwrap_or("?"), at(output, "/resolved/queries").as_u64().unwrap_or(0));
         out.push(format!("DNS answered {} ({strategy}, {queries} queries): {}", addresses.len(), addresses.join(" ")));
     }
-    let plan = output.get("plan");
-    let register = ips(plan.and_then(|p| p.get("register")));
+    let register = ips(output.pointer("/plan/register"));
     if output.get("registered").is_some() && !register.is_empty() {
         out.push(format!("registered {}: {}", register.len(), register.join(" ")));
     }
-    let grace = output.get("grace").and_then(|g| g.get("all")).and_then(Value::as_array);
-    for c in grace.into_iter().flatten() {
-        let ip = c.get("ip").and_then(Value::as_str).unwrap_or("?");
-        let misses = c.get("misses").and_then(Value::as_u64).unwrap_or(0);
-        let grace_runs = plan.and_then(|p| p.get("graceRuns")).and_then(Value::as_u64).unwrap_or(0);
-        let expired = c.get("expired").and_then(Value::as_bool).unwrap_or(false);
-        let what = if expired { "grace ran out" } else { "still counting" };
+    let grace = at(output, "/grace/all").as_array().cloned().unwrap_or_default();
+    let grace_runs = at(output, "/plan/graceRuns").as_u64().unwrap_or(0);
+    let mut expired = Vec::new();
+    for c in &grace {
+        let ip = at(c, "/ip").as_str().unwrap_or("?").to_owned();
+        let misses = at(c, "/misses").as_u64().unwrap_or(0);
+        let what = if at(c, "/expired") == Value::Bool(true) { "grace ran out" } else { "still counting" };
         out.push(format!("missing {ip}: {misses} of {grace_runs} runs, {what}"));
+        if at(c, "/expired") == Value::Bool(true) && c.get("ip").is_some_and(Value::is_string) {
+            expired.push(ip);
+        }
     }
-    if let Some(n) = output.get("deregistered").and_then(|d| d.get("deregistered")).and_then(Value::as_u64) {
+    if let Some(n) = output.pointer("/deregistered/deregistered").and_then(Value::as_u64) {
         // The expired addresses are what the deregister step removed (a rail refuses all or nothing).
-        let expired: Vec<&str> = grace
-            .into_iter()
-            .flatten()
-            .filter(|c| c.get("expired").and_then(Value::as_bool).unwrap_or(false))
-            .filter_map(|c| c.get("ip").and_then(Value::as_str))
-            .collect();
         if n > 0 && usize::try_from(n).ok() == Some(expired.len()) {
             out.push(format!("deregistered {n}: {}", expired.join(" ")));
         } else {
             out.push(format!("deregistered {n}"));
         }
     }
-    if let Some(saved) = output.get("saved") {
-        let pending = saved.get("pending").and_then(Value::as_u64).unwrap_or(0);
-        out.push(format!("state saved ({pending} pending)"));
+    if output.get("saved").is_some() {
+        out.push(format!("state saved ({} pending)", at(output, "/saved/pending").as_u64().unwrap_or(0)));
     }
     out
 }
