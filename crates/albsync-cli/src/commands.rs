@@ -202,40 +202,30 @@ async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
         None => None,
     };
     let ctx = Context::new(global);
-    let session = match (&from_file, &args.execution) {
-        (Some(_), None) => None,
-        _ => Some(ctx.session().await?),
-    };
+    // A definition file alone needs no AWS; anything else connects first, so missing credentials say so.
+    if from_file.is_none() || args.execution.is_some() {
+        ctx.session().await?;
+    }
     let execution = match &args.execution {
         Some(e) => Some(ctx.execution(e, &args.state_machine).await?),
         None => None,
     };
-    let mut marks = None;
-    let definition = match (from_file, &session) {
-        (Some(text), _) => asl::parse(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path_text(args))))?,
-        (None, Some(session)) => {
+    let definition = match from_file {
+        Some(text) => asl::parse(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path_text(args))))?,
+        None => {
+            let session = ctx.session().await?;
             let text = match &execution {
                 Some(Execution::Standard(arn)) => sfn::definition_for_execution(session, arn).await?,
                 // DescribeStateMachineForExecution does not serve Express executions: the current definition.
-                Some(Execution::Express { state_machine, .. }) => {
-                    sfn::state_machine(session, state_machine).await?.definition().to_owned()
-                }
-                None => {
-                    let arn = ctx.state_machine(&args.state_machine).await?;
-                    sfn::state_machine(session, &arn).await?.definition().to_owned()
-                }
+                Some(Execution::Express { state_machine, .. }) => sfn::definition(session, state_machine).await?,
+                None => sfn::definition(session, &ctx.state_machine(&args.state_machine).await?).await?,
             };
             asl::parse(&text).map_err(|e| CliError::Aws(e.to_string()))?
         }
-        (None, None) => {
-            return Err(CliError::Usage("give --definition FILE, --execution ARN or --state-machine ARN".into()));
-        }
     };
-    if let (Some(execution), Some(session)) = (&execution, &session) {
-        marks = Some(timeline(session, execution).await?);
-    }
     let mut g = Graph::of(&definition);
-    if let Some(t) = &marks {
+    if let Some(execution) = &execution {
+        let t = timeline(ctx.session().await?, execution).await?;
         g.mark(&t.execution_arn, &t.states);
     }
     match (global.output, args.format) {

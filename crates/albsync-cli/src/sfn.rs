@@ -86,6 +86,11 @@ pub async fn state_machine(s: &Session, arn: &str) -> Result<DescribeStateMachin
     send!(s, "DescribeStateMachine", arn, s.sfn.describe_state_machine().state_machine_arn(arn))
 }
 
+/// A state machine's current definition.
+pub async fn definition(s: &Session, arn: &str) -> Result<String, CliError> {
+    Ok(state_machine(s, arn).await?.definition().to_owned())
+}
+
 /// The definition an execution ran.
 pub async fn definition_for_execution(s: &Session, arn: &str) -> Result<String, CliError> {
     let request = s.sfn.describe_state_machine_for_execution().execution_arn(arn);
