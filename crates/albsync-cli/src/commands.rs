@@ -167,19 +167,18 @@ async fn snapshot(
 }
 
 async fn timeline(session: &Session, execution: &Execution) -> Result<Timeline, CliError> {
-    match execution {
-        Execution::Standard(_) => {
-            let (info, events) = snapshot(session, execution, 0).await?;
-            Ok(Timeline::build(&info, &events))
+    let (info, events) = match execution {
+        Execution::Standard(_) => snapshot(session, execution, 0).await?,
+        Execution::Express { arn, logs, .. } => {
+            express::read(session, &logs.group, arn, None).await?.ok_or_else(|| {
+                CliError::NotFound(format!(
+                    "no such execution: no record of {arn} in log group {} (records arrive best-effort, seconds late)",
+                    logs.group
+                ))
+            })?
         }
-        Execution::Express { arn, logs, .. } => match express::read(session, &logs.group, arn, None).await? {
-            Some((info, events)) => Ok(Timeline::build(&info, &events)),
-            None => Err(CliError::NotFound(format!(
-                "no such execution: no record of {arn} in log group {} (records arrive best-effort, seconds late)",
-                logs.group
-            ))),
-        },
-    }
+    };
+    Ok(Timeline::build(&info, &events))
 }
 
 async fn history(global: &Global, args: &HistoryArgs) -> Result<u8, CliError> {

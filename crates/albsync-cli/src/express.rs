@@ -476,19 +476,15 @@ mod tests {
             parse_record(&v.to_string(), "states/albsync/2026-12-01/abc/7").expect_err("bad").to_string()
         };
         assert_eq!(with("id", None), "log record states/albsync/2026-12-01/abc/7: field `id` is missing");
-        assert_eq!(
-            with("id", Some("one".into())),
-            "log record states/albsync/2026-12-01/abc/7: field `id` is \"one\", not an integer"
-        );
-        assert!(
-            with("event_timestamp", Some(Value::Bool(true)))
-                .ends_with("field `event_timestamp` is true, not an integer")
-        );
-        assert!(
-            with("execution_arn", Some("".into())).ends_with("field `execution_arn` is \"\", not a non-empty string")
-        );
-        assert!(with("type", None).ends_with("field `type` is missing"));
-        assert!(with("details", Some("x".into())).ends_with("field `details` is \"x\", not an object"));
+        for (field, value, problem) in [
+            ("id", Some("one".into()), "field `id` is \"one\", not an integer"),
+            ("event_timestamp", Some(Value::Bool(true)), "field `event_timestamp` is true, not an integer"),
+            ("execution_arn", Some("".into()), "field `execution_arn` is \"\", not a non-empty string"),
+            ("type", None, "field `type` is missing"),
+            ("details", Some("x".into()), "field `details` is \"x\", not an object"),
+        ] {
+            assert_eq!(with(field, value), format!("log record states/albsync/2026-12-01/abc/7: {problem}"));
+        }
         assert!(
             parse_record("START RequestId: 1", "s/2")
                 .expect_err("text")

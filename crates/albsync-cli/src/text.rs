@@ -26,42 +26,34 @@ pub fn offset(ms: i64) -> String {
 /// identical iterations counted (`CountGrace [2x GraceReached -> KeepCounting]`).
 pub fn path(visits: &[Visit]) -> String {
     let mut parts = Vec::new();
-    for (i, v) in visits.iter().enumerate() {
-        if !v.iteration.is_empty() {
-            continue;
-        }
+    for (i, v) in visits.iter().enumerate().filter(|(_, v)| v.iteration.is_empty()) {
         if v.state_type != "Map" {
             parts.push(v.name.clone());
             continue;
         }
-        // This Map's iterations: from here up to the Map's next visit at the top level.
-        let end = visits[i + 1..]
-            .iter()
-            .position(|w| w.iteration.is_empty() && w.name == v.name)
-            .map_or(visits.len(), |p| i + 1 + p);
-        let mut runs: Vec<(i32, Vec<String>)> = Vec::new();
-        for w in visits[i + 1..end].iter().filter(|w| w.iteration.first().is_some_and(|it| it.map == v.name)) {
-            let index = w.iteration[0].index;
-            match runs.iter_mut().find(|(k, _)| *k == index) {
-                Some((_, names)) => names.push(w.name.clone()),
-                None => runs.push((index, vec![w.name.clone()])),
+        // This Map's iterations: from here up to the Map's next visit at the top level, each one's states.
+        let rest = &visits[i + 1..];
+        let end = rest.iter().position(|w| w.iteration.is_empty() && w.name == v.name).unwrap_or(rest.len());
+        let mut runs: Vec<(i32, Vec<&str>)> = Vec::new();
+        for w in rest[..end].iter().filter(|w| w.iteration.first().is_some_and(|it| it.map == v.name)) {
+            match runs.iter_mut().find(|(k, _)| *k == w.iteration[0].index) {
+                Some((_, names)) => names.push(&w.name),
+                None => runs.push((w.iteration[0].index, vec![&w.name])),
             }
         }
         let mut groups: Vec<(usize, String)> = Vec::new();
-        for (_, names) in runs {
-            let text = names.join(" -> ");
+        for text in runs.into_iter().map(|(_, names)| names.join(" -> ")) {
             match groups.iter_mut().find(|(_, t)| *t == text) {
                 Some((n, _)) => *n += 1,
                 None => groups.push((1, text)),
             }
         }
-        if groups.is_empty() {
-            parts.push(format!("{} [no items]", v.name));
-        } else {
-            let inner: Vec<String> =
-                groups.into_iter().map(|(n, t)| if n == 1 { t } else { format!("{n}x {t}") }).collect();
-            parts.push(format!("{} [{}]", v.name, inner.join(" | ")));
-        }
+        let inner: Vec<String> =
+            groups.into_iter().map(|(n, t)| if n == 1 { t } else { format!("{n}x {t}") }).collect();
+        parts.push(match inner.is_empty() {
+            true => format!("{} [no items]", v.name),
+            false => format!("{} [{}]", v.name, inner.join(" | ")),
+        });
     }
     parts.join(" -> ")
 }
@@ -70,8 +62,7 @@ pub fn path(visits: &[Visit]) -> String {
 pub fn retries(visits: &[Visit]) -> String {
     let mut out = Vec::new();
     for v in visits.iter().filter(|v| v.retries > 0) {
-        let mut errors: Vec<&str> =
-            v.attempts.iter().rev().skip(1).filter_map(|a| a.error.as_deref()).collect::<Vec<_>>();
+        let mut errors: Vec<&str> = v.attempts.iter().rev().skip(1).filter_map(|a| a.error.as_deref()).collect();
         errors.sort_unstable();
         errors.dedup();
         out.push(format!("{} {}x ({})", v.label(), v.retries, errors.join(", ")));
