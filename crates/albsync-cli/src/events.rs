@@ -82,15 +82,7 @@ fn own(s: Option<&str>) -> Option<String> {
 /// present is taking that one.
 fn sdk_details(e: &HistoryEvent) -> Details {
     macro_rules! failure {
-        ($($field:ident),*) => {{
-            let mut error = None;
-            let mut cause = None;
-            $(if let Some(d) = e.$field() {
-                error = error.or(own(d.error()));
-                cause = cause.or(own(d.cause()));
-            })*
-            (error, cause)
-        }};
+        ($($field:ident),*) => { None$(.or_else(|| e.$field().map(|d| (own(d.error()), own(d.cause())))))* };
     }
     let (error, cause) = failure!(
         execution_failed_event_details,
@@ -106,7 +98,8 @@ fn sdk_details(e: &HistoryEvent) -> Details {
         task_timed_out_event_details,
         activity_failed_event_details,
         activity_timed_out_event_details
-    );
+    )
+    .unwrap_or_default();
     let iteration = e
         .map_iteration_started_event_details()
         .or(e.map_iteration_succeeded_event_details())
