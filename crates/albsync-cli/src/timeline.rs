@@ -571,6 +571,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_caught_failure_then_a_fail_state_end_the_run_failed() {
+        let (error, cause) = (Some("ResolutionFailed".to_owned()), Some("DNS gave no usable answer".to_owned()));
         let events = vec![
             ev(1, 0, 0, Kind::ExecutionStarted),
             ev(2, 0, 0, entered("Resolve", "Task")),
@@ -578,21 +579,9 @@ pub(crate) mod tests {
             ev(4, 3, 9, failed("Albsync.DnsUnavailable")),
             ev(5, 4, 10, exited("Resolve")),
             ev(6, 5, 10, entered("ResolutionFailed", "Fail")),
-            ev(
-                7,
-                6,
-                10,
-                Kind::ExecutionEnded {
-                    status: "FAILED".into(),
-                    error: Some("ResolutionFailed".into()),
-                    cause: Some("DNS gave no usable answer".into()),
-                },
-            ),
+            ev(7, 6, 10, Kind::ExecutionEnded { status: "FAILED".into(), error: error.clone(), cause: cause.clone() }),
         ];
-        let mut i = info("FAILED");
-        i.start_ms = 0;
-        i.error = Some("ResolutionFailed".into());
-        i.cause = Some("DNS gave no usable answer".into());
+        let i = ExecutionInfo { start_ms: 0, error, cause, ..info("FAILED") };
         let t = Timeline::build(&i, &events);
         assert_eq!(t.states[0].status, VisitStatus::Caught);
         assert_eq!(t.states[1].status, VisitStatus::Failed);
@@ -609,9 +598,7 @@ pub(crate) mod tests {
             ev(4, 3, 9, failed("Albsync.DnsNameNotFound")),
             ev(5, 4, 10, entered("ResolutionFailed", "Fail")),
         ];
-        let mut i = info("RUNNING");
-        i.start_ms = 0;
-        let t = Timeline::build(&i, &events);
+        let t = Timeline::build(&ExecutionInfo { start_ms: 0, ..info("RUNNING") }, &events);
         assert_eq!((t.states[0].status, t.states[0].duration_ms), (VisitStatus::Caught, Some(10)));
         assert_eq!(t.states[1].status, VisitStatus::Running);
         assert_eq!(t.summary, ["still running, in ResolutionFailed"]);
