@@ -207,6 +207,7 @@ pub fn describe_rule(rule: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
 
@@ -252,12 +253,12 @@ mod tests {
 
     #[test]
     fn compound_and_negated_rules_are_described() {
-        let rule: Value = serde_json::json!({"And": [
+        let rule: Value = json!({"And": [
             {"Variable": "$.a", "NumericLessThan": 3},
             {"Not": {"Variable": "$.b", "IsNull": true}}
         ], "Next": "X"});
         assert_eq!(describe_rule(&rule), "($.a < 3) and (not ($.b is null))");
-        let rule = serde_json::json!({"Variable": "$.s", "StringMatches": "a*"});
+        let rule = json!({"Variable": "$.s", "StringMatches": "a*"});
         assert_eq!(describe_rule(&rule), "$.s matches \"a*\"");
     }
 

@@ -164,9 +164,10 @@ mod tests {
     use super::*;
     use crate::timeline::rfc3339_ms;
     use crate::timeline::tests::info;
+    use serde_json::json;
 
     fn timeline(status: &str, start_ms: i64) -> Timeline {
-        let input = Some(serde_json::json!({"name": "web"}));
+        let input = Some(json!({"name": "web"}));
         let info = crate::timeline::ExecutionInfo { start_ms, stop_ms: Some(start_ms + 58), input, ..info(status) };
         Timeline::build(&info, &[])
     }

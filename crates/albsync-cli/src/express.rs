@@ -358,12 +358,13 @@ mod tests {
     use super::*;
     use crate::events::AttemptEnd;
     use crate::timeline::Timeline;
+    use serde_json::json;
 
     const ARN: &str =
         "arn:aws:states:us-east-1:123456789012:express:albsync:cli-web-1:2f6c1a9e-3b7d-4c55-9a0e-1d2f3a4b5c6d";
 
     fn record(arn: &str, id: i64, prev: i64, at: i64, kind: &str, details: Value) -> String {
-        serde_json::json!({
+        json!({
             "id": id.to_string(),
             "type": kind,
             "details": details,
@@ -375,8 +376,9 @@ mod tests {
         .to_string()
     }
 
-    fn rec(id: i64, prev: i64, at: i64, kind: &str, details: Value) -> String {
-        record(ARN, id, prev, at, kind, details)
+    /// A record of the execution `ARN`, following the one before it.
+    fn rec(id: i64, at: i64, kind: &str, details: Value) -> String {
+        record(ARN, id, id - 1, at, kind, details)
     }
 
     fn parsed(lines: &[String]) -> Vec<Record> {
@@ -389,26 +391,24 @@ mod tests {
         let lines = vec![
             rec(
                 1,
-                0,
                 t0,
                 "ExecutionStarted",
-                serde_json::json!({"input": "{\"name\":\"web\"}", "inputDetails": {"truncated": false}}),
+                json!({"input": "{\"name\":\"web\"}", "inputDetails": {"truncated": false}}),
             ),
-            rec(2, 1, t0 + 5, "TaskStateEntered", serde_json::json!({"name": "Resolve", "input": "{}"})),
-            rec(3, 2, t0 + 6, "LambdaFunctionScheduled", serde_json::json!({"resource": "arn:aws:lambda:x"})),
+            rec(2, t0 + 5, "TaskStateEntered", json!({"name": "Resolve", "input": "{}"})),
+            rec(3, t0 + 6, "LambdaFunctionScheduled", json!({"resource": "arn:aws:lambda:x"})),
             rec(
                 4,
-                3,
                 t0 + 40,
                 "LambdaFunctionFailed",
-                serde_json::json!({"error": "Albsync.DnsTimeout", "cause": "{\"errorMessage\":\"slow\"}"}),
+                json!({"error": "Albsync.DnsTimeout", "cause": "{\"errorMessage\":\"slow\"}"}),
             ),
-            rec(5, 4, t0 + 1040, "LambdaFunctionScheduled", serde_json::json!({})),
-            rec(6, 5, t0 + 1070, "LambdaFunctionSucceeded", serde_json::json!({"output": "{}"})),
-            rec(7, 6, t0 + 1071, "TaskStateExited", serde_json::json!({"name": "Resolve", "output": "{}"})),
-            rec(8, 7, t0 + 1072, "SucceedStateEntered", serde_json::json!({"name": "NoChange"})),
-            rec(9, 8, t0 + 1073, "SucceedStateExited", serde_json::json!({"name": "NoChange"})),
-            rec(10, 9, t0 + 1074, "ExecutionSucceeded", serde_json::json!({"output": "{\"changed\":false}"})),
+            rec(5, t0 + 1040, "LambdaFunctionScheduled", json!({})),
+            rec(6, t0 + 1070, "LambdaFunctionSucceeded", json!({"output": "{}"})),
+            rec(7, t0 + 1071, "TaskStateExited", json!({"name": "Resolve", "output": "{}"})),
+            rec(8, t0 + 1072, "SucceedStateEntered", json!({"name": "NoChange"})),
+            rec(9, t0 + 1073, "SucceedStateExited", json!({"name": "NoChange"})),
+            rec(10, t0 + 1074, "ExecutionSucceeded", json!({"output": "{\"changed\":false}"})),
         ];
         // Delivered out of order and one twice: the timeline is the same.
         let mut shuffled = lines.clone();
@@ -418,8 +418,8 @@ mod tests {
         assert_eq!(info.name, "cli-web-1");
         assert_eq!(info.state_machine_arn, "arn:aws:states:us-east-1:123456789012:stateMachine:albsync");
         assert_eq!((info.status.as_str(), info.start_ms, info.stop_ms), ("SUCCEEDED", t0, Some(t0 + 1074)));
-        assert_eq!(info.input, Some(serde_json::json!({"name": "web"})));
-        assert_eq!(info.output, Some(serde_json::json!({"changed": false})));
+        assert_eq!(info.input, Some(json!({"name": "web"})));
+        assert_eq!(info.output, Some(json!({"changed": false})));
         assert_eq!(events.len(), 10);
         let t = Timeline::build(&info, &events);
         assert_eq!(t.path, ["Resolve", "NoChange"]);
@@ -432,10 +432,8 @@ mod tests {
 
     #[test]
     fn an_execution_without_its_end_record_is_still_running() {
-        let lines = vec![
-            rec(1, 0, 10, "ExecutionStarted", serde_json::json!({})),
-            rec(2, 1, 11, "TaskStateEntered", serde_json::json!({"name": "Resolve"})),
-        ];
+        let lines =
+            vec![rec(1, 10, "ExecutionStarted", json!({})), rec(2, 11, "TaskStateEntered", json!({"name": "Resolve"}))];
         let (info, _) = execution(ARN, &parsed(&lines)).expect("found");
         assert_eq!((info.status.as_str(), info.stop_ms), ("RUNNING", None));
         assert!(execution("arn:aws:states:us-east-1:1:express:other:x:y", &parsed(&lines)).is_none());
@@ -443,8 +441,7 @@ mod tests {
 
     #[test]
     fn a_failure_record_keeps_its_error_and_cause() {
-        let line =
-            rec(4, 3, 40, "ExecutionFailed", serde_json::json!({"error": "States.Timeout", "cause": "too slow"}));
+        let line = rec(4, 40, "ExecutionFailed", json!({"error": "States.Timeout", "cause": "too slow"}));
         let r = parse_record(&line, "s/1").expect("parses");
         assert_eq!(
             r.event.kind,
@@ -454,7 +451,7 @@ mod tests {
                 cause: Some("too slow".into())
             }
         );
-        let timed_out = rec(4, 3, 40, "LambdaFunctionTimedOut", serde_json::json!({"error": "States.Timeout"}));
+        let timed_out = rec(4, 40, "LambdaFunctionTimedOut", json!({"error": "States.Timeout"}));
         assert!(matches!(
             parse_record(&timed_out, "s/1").expect("parses").event.kind,
             Kind::AttemptEnded { end: AttemptEnd::TimedOut, .. }
@@ -463,8 +460,7 @@ mod tests {
 
     #[test]
     fn a_bad_record_is_an_error_naming_the_record_and_the_field() {
-        let good: Value =
-            serde_json::from_str(&rec(1, 0, 10, "ExecutionStarted", serde_json::json!({}))).expect("json");
+        let good: Value = serde_json::from_str(&rec(1, 10, "ExecutionStarted", json!({}))).expect("json");
         let with = |field: &str, value: Option<Value>| {
             let mut v = good.clone();
             match value {
@@ -521,20 +517,20 @@ mod tests {
     fn start_and_end_records_group_into_the_newest_executions_of_the_binding() {
         let sm = "arn:aws:states:us-east-1:123456789012:stateMachine:albsync";
         let arn = |name: &str| format!("arn:aws:states:us-east-1:123456789012:express:albsync:{name}:id-{name}");
-        let input = |b: &str| serde_json::json!({"input": format!("{{\"name\":\"{b}\"}}")});
+        let input = |b: &str| json!({"input": format!("{{\"name\":\"{b}\"}}")});
         let records = vec![
             bound(&arn("a"), 100, "ExecutionStarted", input("web")),
-            bound(&arn("a"), 150, "ExecutionSucceeded", serde_json::json!({})),
+            bound(&arn("a"), 150, "ExecutionSucceeded", json!({})),
             bound(&arn("c"), 300, "ExecutionStarted", input("web")),
             bound(&arn("b"), 200, "ExecutionStarted", input("web")),
-            bound(&arn("b"), 290, "ExecutionFailed", serde_json::json!({"error": "X"})),
+            bound(&arn("b"), 290, "ExecutionFailed", json!({"error": "X"})),
             bound(&arn("db"), 400, "ExecutionStarted", input("db")),
             // Another state machine's run in the same group, a run whose start was not delivered, a run logged
             // without execution data, and a record that is neither start nor end.
             bound("arn:aws:states:us-east-1:123456789012:express:other:x:1", 500, "ExecutionStarted", input("web")),
-            bound(&arn("lost"), 600, "ExecutionTimedOut", serde_json::json!({})),
-            bound(&arn("quiet"), 700, "ExecutionStarted", serde_json::json!({})),
-            bound(&arn("e"), 800, "TaskStateEntered", serde_json::json!({"name": "Resolve"})),
+            bound(&arn("lost"), 600, "ExecutionTimedOut", json!({})),
+            bound(&arn("quiet"), 700, "ExecutionStarted", json!({})),
+            bound(&arn("e"), 800, "TaskStateEntered", json!({"name": "Resolve"})),
         ];
         let web = newest(&records, sm, Some("web"), 2);
         assert_eq!(web.executions, vec![(arn("c"), 300), (arn("b"), 200)], "newest first, bounded by the limit");

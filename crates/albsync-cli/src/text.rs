@@ -213,6 +213,7 @@ mod tests {
     use super::*;
     use crate::timeline::Timeline;
     use crate::timeline::tests::{info, retried_run};
+    use serde_json::json;
 
     /// The text as a pipe or file receives it (anstream strips the colour there).
     fn plain(text: &str) -> String {
@@ -284,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_binding_input_is_summarized_on_one_line() {
-        let input = serde_json::json!({"name": "web", "dnsName": "alb.test", "port": 443,
+        let input = json!({"name": "web", "dnsName": "alb.test", "port": 443,
             "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123"});
         assert_eq!(binding_line(Some(&input)).as_deref(), Some("web: alb.test -> targetgroup/web/0123 port 443"));
         assert_eq!(binding_line(None), None);

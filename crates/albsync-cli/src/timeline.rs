@@ -462,6 +462,7 @@ pub fn summary(info: &ExecutionInfo, visits: &[Visit]) -> Vec<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use serde_json::json;
 
     /// A compact way to write histories: (id, previous, ms, kind).
     pub(crate) fn ev(id: i64, previous: i64, at_ms: i64, kind: Kind) -> Event {
@@ -628,7 +629,7 @@ pub(crate) mod tests {
     #[test]
     fn the_summary_reads_albsync_output() {
         let mut i = info("SUCCEEDED");
-        i.output = Some(serde_json::json!({
+        i.output = Some(json!({
             "resolved": {"addresses": ["10.0.1.10"], "strategy": "sampled", "queries": 12},
             "plan": {"register": [{"ip": "10.0.1.10", "port": 443}], "graceRuns": 3},
             "grace": {"all": [{"ip": "10.0.1.11", "port": 443, "misses": 1, "expired": false}]},
