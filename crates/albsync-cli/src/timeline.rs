@@ -25,10 +25,11 @@ pub struct Iteration {
 }
 
 /// How a visit of a state ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VisitStatus {
     /// Still in it.
+    #[default]
     Running,
     /// Left normally.
     Succeeded,
@@ -39,9 +40,10 @@ pub enum VisitStatus {
 }
 
 /// How an attempt of a Task ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AttemptResult {
+    #[default]
     Running,
     Succeeded,
     Failed,
@@ -49,7 +51,7 @@ pub enum AttemptResult {
 }
 
 /// One attempt of a Task (the first try or a retry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
@@ -70,7 +72,7 @@ pub struct Attempt {
 }
 
 /// One visit of one state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Visit {
@@ -107,12 +109,7 @@ impl Visit {
 
     /// `CountGrace[0] > GraceReached` for an iteration state, else the name.
     pub fn label(&self) -> String {
-        let mut out = String::new();
-        for it in &self.iteration {
-            out.push_str(&format!("{}[{}] > ", it.map, it.index));
-        }
-        out.push_str(&self.name);
-        out
+        self.iteration.iter().map(|it| format!("{}[{}] > ", it.map, it.index)).chain([self.name.clone()]).collect()
     }
 }
 
@@ -215,17 +212,8 @@ impl Tracker {
                 if let Some(idx) = self.open.remove(thread) {
                     self.close(idx, at, None);
                 }
-                self.visits.push(Visit {
-                    name: name.clone(),
-                    state_type: state_type.clone(),
-                    iteration: thread.clone(),
-                    entered_ms: at,
-                    duration_ms: None,
-                    status: VisitStatus::Running,
-                    retries: 0,
-                    attempts: Vec::new(),
-                    items: None,
-                });
+                let (name, state_type, iteration) = (name.clone(), state_type.clone(), thread.clone());
+                self.visits.push(Visit { name, state_type, iteration, entered_ms: at, ..Visit::default() });
                 self.open.insert(thread.clone(), self.visits.len() - 1);
                 Some(Note::Entered(self.visits.len() - 1))
             }
@@ -245,16 +233,7 @@ impl Tracker {
                 let v = self.visits.get_mut(open?)?;
                 let waited_ms = v.attempts.last().and_then(|a| a.duration_ms.map(|d| at - (a.started_ms + d)));
                 let number = u32::try_from(v.attempts.len()).unwrap_or(u32::MAX).saturating_add(1);
-                let result = AttemptResult::Running;
-                v.attempts.push(Attempt {
-                    number,
-                    started_ms: at,
-                    duration_ms: None,
-                    waited_ms,
-                    result,
-                    error: None,
-                    cause: None,
-                });
+                v.attempts.push(Attempt { number, started_ms: at, waited_ms, ..Attempt::default() });
                 v.retries = number - 1;
                 open.filter(|_| number > 1).map(Note::Retrying)
             }
