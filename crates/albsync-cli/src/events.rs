@@ -17,13 +17,8 @@ pub struct Event {
     pub kind: Kind,
 }
 
-/// How an attempt of a Task ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptEnd {
-    Succeeded,
-    Failed,
-    TimedOut,
-}
+/// How an attempt of a Task ended: the result the timeline records (never `Running`).
+pub use crate::timeline::AttemptResult as AttemptEnd;
 
 /// The events albsync cares about; everything else is `Other` with its type name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::events::{AttemptEnd, Event, Kind, cause_message};
+use crate::events::{Event, Kind, cause_message};
 
 /// Which iteration of which Map a state ran in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema)]
@@ -100,11 +100,7 @@ pub struct Visit {
 impl Visit {
     /// The last failed attempt's error and message.
     pub fn last_error(&self) -> Option<(&str, Option<&str>)> {
-        self.attempts
-            .iter()
-            .rev()
-            .find(|a| a.error.is_some())
-            .and_then(|a| a.error.as_deref().map(|e| (e, a.cause.as_deref())))
+        self.attempts.iter().rev().find_map(|a| Some((a.error.as_deref()?, a.cause.as_deref())))
     }
 
     /// `CountGrace[0] > GraceReached` for an iteration state, else the name.
@@ -240,14 +236,10 @@ impl Tracker {
             Kind::AttemptEnded { end, error, cause } => {
                 let a = self.visits.get_mut(open?)?.attempts.last_mut()?;
                 a.duration_ms = Some((at - a.started_ms).max(0));
-                a.result = match end {
-                    AttemptEnd::Succeeded => AttemptResult::Succeeded,
-                    AttemptEnd::Failed => AttemptResult::Failed,
-                    AttemptEnd::TimedOut => AttemptResult::TimedOut,
-                };
+                a.result = *end;
                 a.error.clone_from(error);
                 a.cause = cause.as_deref().map(cause_message);
-                open.filter(|_| *end != AttemptEnd::Succeeded).map(Note::AttemptFailed)
+                open.filter(|_| *end != AttemptResult::Succeeded).map(Note::AttemptFailed)
             }
             Kind::MapStarted { items } => {
                 self.visits.get_mut(open?)?.items = Some(*items);
@@ -458,7 +450,7 @@ pub(crate) mod tests {
 
     pub(crate) fn failed(error: &str) -> Kind {
         Kind::AttemptEnded {
-            end: AttemptEnd::Failed,
+            end: AttemptResult::Failed,
             error: Some(error.into()),
             cause: Some(format!(r#"{{"errorType":"{error}","errorMessage":"alb.test: SERVFAIL"}}"#)),
         }
@@ -466,7 +458,7 @@ pub(crate) mod tests {
 
     /// Resolve fails twice, succeeds on the third attempt; then a Map with two concurrent iterations.
     pub(crate) fn retried_run() -> Vec<Event> {
-        let ok = Kind::AttemptEnded { end: AttemptEnd::Succeeded, error: None, cause: None };
+        let ok = Kind::AttemptEnded { end: AttemptResult::Succeeded, error: None, cause: None };
         vec![
             ev(1, 0, 1000, Kind::ExecutionStarted),
             ev(2, 1, 1000, entered("Resolve", "Task")),
