@@ -87,27 +87,15 @@ fn machine(value: &Value, scope: &str) -> Result<Machine, AslError> {
 fn state(name: &str, body: &Value, scope: &str) -> Result<State, AslError> {
     let inner_scope = if scope.is_empty() { name.to_owned() } else { format!("{scope}/{name}") };
     let kind = body.get("Type").and_then(Value::as_str).unwrap_or("?").to_owned();
-    let mut transitions = Vec::new();
-    if let Some(choices) = body.get("Choices").and_then(Value::as_array) {
-        for rule in choices {
-            if let Some(to) = rule.get("Next").and_then(Value::as_str) {
-                transitions.push(Transition { to: to.to_owned(), via: Via::Rule(describe_rule(rule)) });
-            }
-        }
-    }
-    if let Some(to) = body.get("Default").and_then(Value::as_str) {
-        transitions.push(Transition { to: to.to_owned(), via: Via::Default });
-    }
-    if let Some(to) = body.get("Next").and_then(Value::as_str) {
-        transitions.push(Transition { to: to.to_owned(), via: Via::Next });
-    }
-    for catcher in body.get("Catch").and_then(Value::as_array).into_iter().flatten() {
-        if let Some(to) = catcher.get("Next").and_then(Value::as_str) {
-            transitions.push(Transition { to: to.to_owned(), via: Via::Catch(strings(catcher.get("ErrorEquals"))) });
-        }
-    }
-    let retry_on =
-        body.get("Retry").and_then(Value::as_array).into_iter().flatten().flat_map(|r| strings(r.get("ErrorEquals")));
+    let next = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let list = |key: &str| body.get(key).and_then(Value::as_array).into_iter().flatten();
+    let rule = |r: &Value| Some(Transition { to: next(r, "Next")?, via: Via::Rule(describe_rule(r)) });
+    let mut transitions: Vec<Transition> = list("Choices").filter_map(rule).collect();
+    transitions.extend(next(body, "Default").map(|to| Transition { to, via: Via::Default }));
+    transitions.extend(next(body, "Next").map(|to| Transition { to, via: Via::Next }));
+    let catch = |c: &Value| Some(Transition { to: next(c, "Next")?, via: Via::Catch(strings(c.get("ErrorEquals"))) });
+    transitions.extend(list("Catch").filter_map(catch));
+    let retry_on = list("Retry").flat_map(|r| strings(r.get("ErrorEquals"))).collect();
     let mut children = Vec::new();
     if let Some(iteration) = body.get("ItemProcessor").or_else(|| body.get("Iterator")) {
         children.push(machine(iteration, &inner_scope)?);
@@ -115,7 +103,7 @@ fn state(name: &str, body: &Value, scope: &str) -> Result<State, AslError> {
     for (i, branch) in body.get("Branches").and_then(Value::as_array).into_iter().flatten().enumerate() {
         children.push(machine(branch, &format!("{inner_scope}[{i}]"))?);
     }
-    Ok(State { name: name.to_owned(), kind, transitions, retry_on: retry_on.collect(), children })
+    Ok(State { name: name.to_owned(), kind, transitions, retry_on, children })
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
