@@ -247,6 +247,9 @@ const SHAPES: [(&str, (&str, &str), &str, &str); 7] = [
     ("Fail", ("{{", "}}"), "octagon", ""),
 ];
 
+/// Which nodes a Mermaid class marks.
+type Pick = fn(&Node) -> bool;
+
 const LEGEND: &str = "green = taken, orange border = retried, orange = error caught, red = failed";
 
 fn mermaid_text(text: &str) -> String {
@@ -348,7 +351,7 @@ fn render(g: &Graph, mermaid: bool) -> String {
     if !mermaid {
         out.push_str("}\n");
     } else if g.execution_arn.is_some() {
-        let classes: [(&str, String, fn(&Node) -> bool); 4] = [
+        let classes: [(&str, String, Pick); 4] = [
             ("visited", format!("fill:{GREEN_FILL},stroke:{GREEN},stroke-width:2px"), |n| n.visits > 0),
             ("caught", format!("fill:{ORANGE_FILL},stroke:{ORANGE},stroke-width:2px"), |n| n.caught),
             ("retried", format!("stroke:{ORANGE},stroke-width:4px"), |n| n.retries > 0),
