@@ -174,38 +174,32 @@ pub fn outcome(t: &Timeline) -> String {
 
 /// One live line of `run` for a note, or none.
 pub fn progress(tracker: &Tracker, note: &Note, at_ms: i64) -> Option<String> {
-    let visits = tracker.visits();
-    let line = match note {
-        Note::Entered(i) => {
-            let v = visits.get(*i)?;
-            format!("{:<40} {}", v.label(), v.state_type)
-        }
+    let visit = |i: &usize| tracker.visits().get(*i);
+    let (who, what) = match note {
+        Note::Entered(i) => visit(i).map(|v| (v.label(), v.state_type.clone()))?,
         Note::AttemptFailed(i) => {
-            let v = visits.get(*i)?;
-            let a = v.attempts.last()?;
-            format!("{:<40} {}", v.label(), paint(NOTE, &format!("attempt {} {}", a.number, attempt_result(a))))
+            let (v, a) = visit(i).and_then(|v| Some((v, v.attempts.last()?)))?;
+            (v.label(), paint(NOTE, &format!("attempt {} {}", a.number, attempt_result(a))))
         }
         Note::Retrying(i) => {
-            let v = visits.get(*i)?;
-            let a = v.attempts.last()?;
-            format!("{:<40} retry {}{}", v.label(), a.number - 1, waited(a))
+            let (v, a) = visit(i).and_then(|v| Some((v, v.attempts.last()?)))?;
+            (v.label(), format!("retry {}{}", a.number - 1, waited(a)))
         }
-        Note::MapItems(i) => {
-            let v = visits.get(*i)?;
-            let items = match v.items.unwrap_or(0) {
-                0 => "no items".to_owned(),
-                1 => "1 item".to_owned(),
-                n => format!("{n} items"),
+        Note::MapItems(i) => visit(i).map(|v| match v.items.unwrap_or(0) {
+            0 => (v.label(), "no items".to_owned()),
+            1 => (v.label(), "1 item".to_owned()),
+            n => (v.label(), format!("{n} items")),
+        })?,
+        Note::IterationFailed(it) => (format!("{}[{}]", it.map, it.index), "iteration failed".to_owned()),
+        Note::Ended { status, error, cause } => {
+            let line = match status.as_str() {
+                "SUCCEEDED" => format!("execution {}", paint(GOOD, "SUCCEEDED")),
+                other => format!("execution {}: {}", paint(BAD, other), error_text(error.as_deref(), cause.as_deref())),
             };
-            format!("{:<40} {items}", v.label())
+            return Some(format!("  {:>9}  {line}", offset(at_ms)));
         }
-        Note::IterationFailed(it) => format!("{:<40} iteration failed", format!("{}[{}]", it.map, it.index)),
-        Note::Ended { status, error, cause } => match status.as_str() {
-            "SUCCEEDED" => format!("execution {}", paint(GOOD, "SUCCEEDED")),
-            other => format!("execution {}: {}", paint(BAD, other), error_text(error.as_deref(), cause.as_deref())),
-        },
     };
-    Some(format!("  {:>9}  {line}", offset(at_ms)))
+    Some(format!("  {:>9}  {who:<40} {what}", offset(at_ms)))
 }
 
 #[cfg(test)]
