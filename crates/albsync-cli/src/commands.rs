@@ -68,9 +68,13 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
         None => Execution::Standard(arn.clone()),
     };
     let json = global.output == Output::Json;
-    if !json {
-        emit(&format!("started    {arn}\n"));
-    }
+    // In JSON the document is the only output.
+    let say = |line: &str| {
+        if !json {
+            emit(line);
+        }
+    };
+    say(&format!("started    {arn}\n"));
     if args.no_follow {
         if json {
             let (info, events) = snapshot(session, &execution, start_ms).await?;
@@ -78,9 +82,7 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
         }
         return Ok(EXIT_OK);
     }
-    if !json {
-        emit(&format!("following  {} (Ctrl-C stops following, not the execution)\n\n", binding.name));
-    }
+    say(&format!("following  {} (Ctrl-C stops following, not the execution)\n\n", binding.name));
     let began = Instant::now();
     let mut tracker = Tracker::new(Some(start_ms));
     let follow = async {
@@ -88,11 +90,9 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
             let (info, events) = snapshot(session, &execution, start_ms).await?;
             for e in &events {
                 let Some(note) = tracker.ingest(e) else { continue };
-                if !json {
-                    let at = tracker.offset(e.at_ms);
-                    if let Some(line) = text::progress(&tracker, &note, at) {
-                        emit(&format!("{line}\n"));
-                    }
+                let at = tracker.offset(e.at_ms);
+                if let Some(line) = text::progress(&tracker, &note, at) {
+                    say(&format!("{line}\n"));
                 }
             }
             if info.status != "RUNNING" {
@@ -121,10 +121,9 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
         }
     };
     let timeline = Timeline::build(&info, &events);
-    if json {
-        emit_json(&timeline)?;
-    } else {
-        emit(&format!("\n{}", text::outcome(&timeline)));
+    match json {
+        true => emit_json(&timeline)?,
+        false => emit(&format!("\n{}", text::outcome(&timeline))),
     }
     Ok(if info.status == "SUCCEEDED" { EXIT_OK } else { EXIT_RUN_FAILED })
 }
