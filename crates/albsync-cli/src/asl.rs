@@ -146,50 +146,34 @@ pub fn describe_rule(rule: &Value) -> String {
     if let Some(condition) = rule.get("Condition").and_then(Value::as_str) {
         return condition.to_owned();
     }
-    let joined = |key: &str, word: &str| {
-        rule.get(key).and_then(Value::as_array).map(|parts| {
-            parts.iter().map(|p| format!("({})", describe_rule(p))).collect::<Vec<_>>().join(&format!(" {word} "))
-        })
-    };
-    if let Some(text) = joined("And", "and") {
-        return text;
-    }
-    if let Some(text) = joined("Or", "or") {
-        return text;
+    for (key, word) in [("And", " and "), ("Or", " or ")] {
+        if let Some(parts) = rule.get(key).and_then(Value::as_array) {
+            return parts.iter().map(|p| format!("({})", describe_rule(p))).collect::<Vec<_>>().join(word);
+        }
     }
     if let Some(inner) = rule.get("Not") {
         return format!("not ({})", describe_rule(inner));
     }
     let variable = rule.get("Variable").and_then(Value::as_str).unwrap_or("?");
     let Some(obj) = rule.as_object() else { return "?".to_owned() };
-    for (key, value) in obj {
-        if matches!(key.as_str(), "Variable" | "Next" | "Comment") {
-            continue;
-        }
-        let (test, operand_is_path) = match key.strip_suffix("Path") {
-            Some(test) => (test, true),
-            None => (key.as_str(), false),
-        };
-        let operand = match (operand_is_path, value) {
-            (true, Value::String(path)) => path.clone(),
-            (_, v) => v.to_string(),
-        };
-        if let Some(what) = test.strip_prefix("Is") {
-            let what = what.to_ascii_lowercase();
-            return match value {
-                Value::Bool(false) => format!("{variable} is not {what}"),
-                _ => format!("{variable} is {what}"),
-            };
-        }
-        if test.ends_with("Matches") {
-            return format!("{variable} matches {operand}");
-        }
-        if let Some((_, op)) = COMPARISONS.iter().find(|(suffix, _)| test.ends_with(suffix)) {
-            return format!("{variable} {op} {operand}");
-        }
-        return format!("{variable} {key} {operand}");
+    let Some((key, value)) = obj.iter().find(|(k, _)| !matches!(k.as_str(), "Variable" | "Next" | "Comment")) else {
+        return variable.to_owned();
+    };
+    let (test, operand) = match (key.strip_suffix("Path"), value) {
+        (Some(test), Value::String(path)) => (test, path.clone()),
+        (test, v) => (test.unwrap_or(key), v.to_string()),
+    };
+    if let Some(what) = test.strip_prefix("Is") {
+        let not = if *value == Value::Bool(false) { "not " } else { "" };
+        return format!("{variable} is {not}{}", what.to_ascii_lowercase());
     }
-    variable.to_owned()
+    if test.ends_with("Matches") {
+        return format!("{variable} matches {operand}");
+    }
+    match COMPARISONS.iter().find(|(suffix, _)| test.ends_with(suffix)) {
+        Some((_, op)) => format!("{variable} {op} {operand}"),
+        None => format!("{variable} {key} {operand}"),
+    }
 }
 
 #[cfg(test)]
