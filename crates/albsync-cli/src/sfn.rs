@@ -1,4 +1,4 @@
-//! The Step Functions calls the commands make, the only place that holds the SDK client, with their errors
+//! The Step Functions calls the commands make (no other module uses the SDK client), with their errors
 //! classified: start an execution, describe it, read its whole history, list executions, read a definition.
 
 use aws_sdk_sfn::error::ProvideErrorMetadata as _;
