@@ -177,11 +177,12 @@ pub fn describe_rule(rule: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
+    /// The state machine albsync deploys.
+    pub(crate) const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
 
     #[test]
     fn the_albsync_definition_reads_in_workflow_order() {

@@ -399,10 +399,9 @@ fn walk(
 mod tests {
     use super::*;
     use crate::asl::parse;
+    use crate::asl::tests::DEFINITION;
     use crate::timeline::Timeline;
     use crate::timeline::tests::{info, retried_run};
-
-    const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
 
     fn albsync() -> Graph {
         Graph::of(&parse(DEFINITION).expect("definition"))
