@@ -159,7 +159,6 @@ impl Graph {
     pub fn mark(&mut self, execution_arn: &str, visits: &[Visit]) {
         self.execution_arn = Some(execution_arn.to_owned());
         let index: HashMap<String, usize> = self.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
-        let mut errors: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
         // The states entered in each thread (the top level, each Map iteration), in order.
         let mut threads: BTreeMap<Vec<(String, i32)>, Vec<String>> = BTreeMap::new();
         for v in visits {
@@ -172,26 +171,21 @@ impl Graph {
             n.retries += v.retries;
             n.caught |= v.status == VisitStatus::Caught;
             n.failed |= v.status == VisitStatus::Failed;
-            let retried = v.attempts.iter().rev().skip(1).filter_map(|a| a.error.clone());
-            errors.entry(i).or_default().extend(retried);
+            n.retry_errors.extend(v.attempts.iter().rev().skip(1).filter_map(|a| a.error.clone()));
         }
-        for (i, e) in errors {
-            self.nodes[i].retry_errors = e.into_iter().collect();
+        for n in &mut self.nodes {
+            n.retry_errors.sort();
+            n.retry_errors.dedup();
         }
         let mut taken: BTreeSet<(String, String)> = BTreeSet::new();
-        for (thread, ids) in &threads {
-            if let Some(first) = ids.first() {
-                // A thread starts at the start marker, or (an iteration) at its Map state.
-                let from = if thread.is_empty() {
-                    START.to_owned()
-                } else {
-                    thread.iter().map(|(map, _)| map.as_str()).collect::<Vec<_>>().join("/")
-                };
-                taken.insert((from, first.clone()));
-            }
-            for pair in ids.windows(2) {
-                taken.insert((pair[0].clone(), pair[1].clone()));
-            }
+        for (thread, ids) in threads {
+            // A thread starts at the start marker, or (an iteration) at its Map state.
+            let from = match thread.is_empty() {
+                true => START.to_owned(),
+                false => thread.iter().map(|(map, _)| map.as_str()).collect::<Vec<_>>().join("/"),
+            };
+            let path: Vec<String> = std::iter::once(from).chain(ids).collect();
+            taken.extend(path.windows(2).map(|p| (p[0].clone(), p[1].clone())));
         }
         for e in &mut self.edges {
             e.taken = taken.contains(&(e.from.clone(), e.to.clone()));
