@@ -15,51 +15,6 @@ pub struct Machine {
     pub states: Vec<State>,
 }
 
-/// The types of state; anything else is kept by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
-    Task,
-    Choice,
-    Map,
-    Parallel,
-    Pass,
-    Wait,
-    Succeed,
-    Fail,
-    Other(String),
-}
-
-impl Kind {
-    fn parse(text: &str) -> Kind {
-        match text {
-            "Task" => Kind::Task,
-            "Choice" => Kind::Choice,
-            "Map" => Kind::Map,
-            "Parallel" => Kind::Parallel,
-            "Pass" => Kind::Pass,
-            "Wait" => Kind::Wait,
-            "Succeed" => Kind::Succeed,
-            "Fail" => Kind::Fail,
-            other => Kind::Other(other.to_owned()),
-        }
-    }
-
-    /// The ASL spelling.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Kind::Task => "Task",
-            Kind::Choice => "Choice",
-            Kind::Map => "Map",
-            Kind::Parallel => "Parallel",
-            Kind::Pass => "Pass",
-            Kind::Wait => "Wait",
-            Kind::Succeed => "Succeed",
-            Kind::Fail => "Fail",
-            Kind::Other(s) => s,
-        }
-    }
-}
-
 /// How one state leads to another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
@@ -87,8 +42,8 @@ pub struct Transition {
 pub struct State {
     /// Its name.
     pub name: String,
-    /// Its type.
-    pub kind: Kind,
+    /// Its type (`Task`, `Choice`, `Map`, ...), as written.
+    pub kind: String,
     /// Where it can go next, in the order the definition lists them.
     pub transitions: Vec<Transition>,
     /// The error names its `Retry` rules cover.
@@ -131,28 +86,16 @@ fn machine(value: &Value, scope: &str) -> Result<Machine, AslError> {
 
 fn state(name: &str, body: &Value, scope: &str) -> Result<State, AslError> {
     let inner_scope = if scope.is_empty() { name.to_owned() } else { format!("{scope}/{name}") };
-    let kind = Kind::parse(body.get("Type").and_then(Value::as_str).unwrap_or("?"));
-    let mut transitions = Vec::new();
-    if let Some(choices) = body.get("Choices").and_then(Value::as_array) {
-        for rule in choices {
-            if let Some(to) = rule.get("Next").and_then(Value::as_str) {
-                transitions.push(Transition { to: to.to_owned(), via: Via::Rule(describe_rule(rule)) });
-            }
-        }
-    }
-    if let Some(to) = body.get("Default").and_then(Value::as_str) {
-        transitions.push(Transition { to: to.to_owned(), via: Via::Default });
-    }
-    if let Some(to) = body.get("Next").and_then(Value::as_str) {
-        transitions.push(Transition { to: to.to_owned(), via: Via::Next });
-    }
-    for catcher in body.get("Catch").and_then(Value::as_array).into_iter().flatten() {
-        if let Some(to) = catcher.get("Next").and_then(Value::as_str) {
-            transitions.push(Transition { to: to.to_owned(), via: Via::Catch(strings(catcher.get("ErrorEquals"))) });
-        }
-    }
-    let retry_on =
-        body.get("Retry").and_then(Value::as_array).into_iter().flatten().flat_map(|r| strings(r.get("ErrorEquals")));
+    let kind = body.get("Type").and_then(Value::as_str).unwrap_or("?").to_owned();
+    let next = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let list = |key: &str| body.get(key).and_then(Value::as_array).into_iter().flatten();
+    let rule = |r: &Value| Some(Transition { to: next(r, "Next")?, via: Via::Rule(describe_rule(r)) });
+    let mut transitions: Vec<Transition> = list("Choices").filter_map(rule).collect();
+    transitions.extend(next(body, "Default").map(|to| Transition { to, via: Via::Default }));
+    transitions.extend(next(body, "Next").map(|to| Transition { to, via: Via::Next }));
+    let catch = |c: &Value| Some(Transition { to: next(c, "Next")?, via: Via::Catch(strings(c.get("ErrorEquals"))) });
+    transitions.extend(list("Catch").filter_map(catch));
+    let retry_on = list("Retry").flat_map(|r| strings(r.get("ErrorEquals"))).collect();
     let mut children = Vec::new();
     if let Some(iteration) = body.get("ItemProcessor").or_else(|| body.get("Iterator")) {
         children.push(machine(iteration, &inner_scope)?);
@@ -160,7 +103,7 @@ fn state(name: &str, body: &Value, scope: &str) -> Result<State, AslError> {
     for (i, branch) in body.get("Branches").and_then(Value::as_array).into_iter().flatten().enumerate() {
         children.push(machine(branch, &format!("{inner_scope}[{i}]"))?);
     }
-    Ok(State { name: name.to_owned(), kind, transitions, retry_on: retry_on.collect(), children })
+    Ok(State { name: name.to_owned(), kind, transitions, retry_on, children })
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -168,29 +111,31 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 }
 
 /// Breadth first from the start along the transitions as written, then the unreachable states by name.
-fn reading_order(start_at: &str, states: Vec<State>) -> Vec<State> {
-    let mut order: Vec<String> = vec![start_at.to_owned()];
+fn reading_order(start_at: &str, mut states: Vec<State>) -> Vec<State> {
+    let mut order = vec![start_at.to_owned()];
     let mut i = 0;
-    while i < order.len() {
-        if let Some(s) = states.iter().find(|s| s.name == order[i]) {
-            for t in &s.transitions {
-                if !order.contains(&t.to) {
-                    order.push(t.to.clone());
-                }
+    while let Some(name) = order.get(i) {
+        let next: Vec<String> = states
+            .iter()
+            .filter(|s| s.name == *name)
+            .flat_map(|s| s.transitions.iter().map(|t| t.to.clone()))
+            .collect();
+        for to in next {
+            if !order.contains(&to) {
+                order.push(to);
             }
         }
         i += 1;
     }
-    let mut rest: Vec<State> = Vec::new();
-    let mut ordered: Vec<Option<State>> = order.iter().map(|_| None).collect();
-    for s in states {
-        match order.iter().position(|n| *n == s.name) {
-            Some(p) => ordered[p] = Some(s),
-            None => rest.push(s),
+    let mut ordered = Vec::with_capacity(states.len());
+    for name in &order {
+        if let Some(p) = states.iter().position(|s| s.name == *name) {
+            ordered.push(states.remove(p));
         }
     }
-    rest.sort_by(|a, b| a.name.cmp(&b.name));
-    ordered.into_iter().flatten().chain(rest).collect()
+    states.sort_by(|a, b| a.name.cmp(&b.name));
+    ordered.extend(states);
+    ordered
 }
 
 const COMPARISONS: [(&str, &str); 5] =
@@ -201,57 +146,43 @@ pub fn describe_rule(rule: &Value) -> String {
     if let Some(condition) = rule.get("Condition").and_then(Value::as_str) {
         return condition.to_owned();
     }
-    let joined = |key: &str, word: &str| {
-        rule.get(key).and_then(Value::as_array).map(|parts| {
-            parts.iter().map(|p| format!("({})", describe_rule(p))).collect::<Vec<_>>().join(&format!(" {word} "))
-        })
-    };
-    if let Some(text) = joined("And", "and") {
-        return text;
-    }
-    if let Some(text) = joined("Or", "or") {
-        return text;
+    for (key, word) in [("And", " and "), ("Or", " or ")] {
+        if let Some(parts) = rule.get(key).and_then(Value::as_array) {
+            return parts.iter().map(|p| format!("({})", describe_rule(p))).collect::<Vec<_>>().join(word);
+        }
     }
     if let Some(inner) = rule.get("Not") {
         return format!("not ({})", describe_rule(inner));
     }
     let variable = rule.get("Variable").and_then(Value::as_str).unwrap_or("?");
     let Some(obj) = rule.as_object() else { return "?".to_owned() };
-    for (key, value) in obj {
-        if matches!(key.as_str(), "Variable" | "Next" | "Comment") {
-            continue;
-        }
-        let (test, operand_is_path) = match key.strip_suffix("Path") {
-            Some(test) => (test, true),
-            None => (key.as_str(), false),
-        };
-        let operand = match (operand_is_path, value) {
-            (true, Value::String(path)) => path.clone(),
-            (_, v) => v.to_string(),
-        };
-        if let Some(what) = test.strip_prefix("Is") {
-            let what = what.to_ascii_lowercase();
-            return match value {
-                Value::Bool(false) => format!("{variable} is not {what}"),
-                _ => format!("{variable} is {what}"),
-            };
-        }
-        if test.ends_with("Matches") {
-            return format!("{variable} matches {operand}");
-        }
-        if let Some((_, op)) = COMPARISONS.iter().find(|(suffix, _)| test.ends_with(suffix)) {
-            return format!("{variable} {op} {operand}");
-        }
-        return format!("{variable} {key} {operand}");
+    let Some((key, value)) = obj.iter().find(|(k, _)| !matches!(k.as_str(), "Variable" | "Next" | "Comment")) else {
+        return variable.to_owned();
+    };
+    let (test, operand) = match (key.strip_suffix("Path"), value) {
+        (Some(test), Value::String(path)) => (test, path.clone()),
+        (test, v) => (test.unwrap_or(key), v.to_string()),
+    };
+    if let Some(what) = test.strip_prefix("Is") {
+        let not = if *value == Value::Bool(false) { "not " } else { "" };
+        return format!("{variable} is {not}{}", what.to_ascii_lowercase());
     }
-    variable.to_owned()
+    if test.ends_with("Matches") {
+        return format!("{variable} matches {operand}");
+    }
+    match COMPARISONS.iter().find(|(suffix, _)| test.ends_with(suffix)) {
+        Some((_, op)) => format!("{variable} {op} {operand}"),
+        None => format!("{variable} {key} {operand}"),
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use serde_json::json;
 
-    const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
+    /// The state machine albsync deploys.
+    pub(crate) const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
 
     #[test]
     fn the_albsync_definition_reads_in_workflow_order() {
@@ -261,7 +192,7 @@ mod tests {
         assert!(names.iter().position(|n| *n == "Decide") < names.iter().position(|n| *n == "CountGrace"), "{names:?}");
         assert_eq!(names.len(), 27);
         let count = m.states.iter().find(|s| s.name == "CountGrace").expect("map");
-        assert_eq!(count.kind, Kind::Map);
+        assert_eq!(count.kind, "Map");
         let inner: Vec<&str> = count.children[0].states.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(inner, ["GraceReached", "Expire", "KeepCounting"]);
     }
@@ -295,12 +226,12 @@ mod tests {
 
     #[test]
     fn compound_and_negated_rules_are_described() {
-        let rule: Value = serde_json::json!({"And": [
+        let rule: Value = json!({"And": [
             {"Variable": "$.a", "NumericLessThan": 3},
             {"Not": {"Variable": "$.b", "IsNull": true}}
         ], "Next": "X"});
         assert_eq!(describe_rule(&rule), "($.a < 3) and (not ($.b is null))");
-        let rule = serde_json::json!({"Variable": "$.s", "StringMatches": "a*"});
+        let rule = json!({"Variable": "$.s", "StringMatches": "a*"});
         assert_eq!(describe_rule(&rule), "$.s matches \"a*\"");
     }
 

@@ -67,9 +67,13 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
         None => Execution::Standard(arn.clone()),
     };
     let json = global.output == Output::Json;
-    if !json {
-        emit(&format!("started    {arn}\n"));
-    }
+    // In JSON the document is the only output.
+    let say = |line: &str| {
+        if !json {
+            emit(line);
+        }
+    };
+    say(&format!("started    {arn}\n"));
     if args.no_follow {
         if json {
             let (info, events) = snapshot(session, &execution, start_ms).await?;
@@ -77,9 +81,7 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
         }
         return Ok(EXIT_OK);
     }
-    if !json {
-        emit(&format!("following  {} (Ctrl-C stops following, not the execution)\n\n", binding.name));
-    }
+    say(&format!("following  {} (Ctrl-C stops following, not the execution)\n\n", binding.name));
     let began = Instant::now();
     let mut tracker = Tracker::new(Some(start_ms));
     let follow = async {
@@ -87,11 +89,9 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
             let (info, events) = snapshot(session, &execution, start_ms).await?;
             for e in &events {
                 let Some(note) = tracker.ingest(e) else { continue };
-                if !json {
-                    let at = tracker.offset(e.at_ms);
-                    if let Some(line) = text::progress(&tracker, &note, at) {
-                        emit(&format!("{line}\n"));
-                    }
+                let at = tracker.offset(e.at_ms);
+                if let Some(line) = text::progress(&tracker, &note, at) {
+                    say(&format!("{line}\n"));
                 }
             }
             if info.status != "RUNNING" {
@@ -120,10 +120,9 @@ async fn run(global: &Global, args: &RunArgs) -> Result<u8, CliError> {
         }
     };
     let timeline = Timeline::build(&info, &events);
-    if json {
-        emit_json(&timeline)?;
-    } else {
-        emit(&format!("\n{}", text::outcome(&timeline)));
+    match json {
+        true => emit_json(&timeline)?,
+        false => emit(&format!("\n{}", text::outcome(&timeline))),
     }
     Ok(if info.status == "SUCCEEDED" { EXIT_OK } else { EXIT_RUN_FAILED })
 }
@@ -166,19 +165,18 @@ async fn snapshot(
 }
 
 async fn timeline(session: &Session, execution: &Execution) -> Result<Timeline, CliError> {
-    match execution {
-        Execution::Standard(_) => {
-            let (info, events) = snapshot(session, execution, 0).await?;
-            Ok(Timeline::build(&info, &events))
+    let (info, events) = match execution {
+        Execution::Standard(_) => snapshot(session, execution, 0).await?,
+        Execution::Express { arn, logs, .. } => {
+            express::read(session, &logs.group, arn, None).await?.ok_or_else(|| {
+                CliError::NotFound(format!(
+                    "no such execution: no record of {arn} in log group {} (records arrive best-effort, seconds late)",
+                    logs.group
+                ))
+            })?
         }
-        Execution::Express { arn, logs, .. } => match express::read(session, &logs.group, arn, None).await? {
-            Some((info, events)) => Ok(Timeline::build(&info, &events)),
-            None => Err(CliError::NotFound(format!(
-                "no such execution: no record of {arn} in log group {} (records arrive best-effort, seconds late)",
-                logs.group
-            ))),
-        },
-    }
+    };
+    Ok(Timeline::build(&info, &events))
 }
 
 async fn history(global: &Global, args: &HistoryArgs) -> Result<u8, CliError> {
@@ -201,18 +199,18 @@ async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
         None => None,
     };
     let ctx = Context::new(global);
-    let session = match (&from_file, &args.execution) {
-        (Some(_), None) => None,
-        _ => Some(ctx.session().await?),
-    };
+    // A definition file alone needs no AWS; anything else connects first, so missing credentials say so.
+    if from_file.is_none() || args.execution.is_some() {
+        ctx.session().await?;
+    }
     let execution = match &args.execution {
         Some(e) => Some(ctx.execution(e, &args.state_machine).await?),
         None => None,
     };
-    let mut marks = None;
-    let definition = match (from_file, &session) {
-        (Some(text), _) => asl::parse(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path_text(args))))?,
-        (None, Some(session)) => {
+    let definition = match from_file {
+        Some(text) => asl::parse(&text).map_err(|e| CliError::Usage(format!("{}: {e}", path_text(args))))?,
+        None => {
+            let session = ctx.session().await?;
             let text = match &execution {
                 Some(Execution::Standard(arn)) => sfn::definition_for_execution(session, arn).await?,
                 // DescribeStateMachineForExecution does not serve Express executions: the current definition.
@@ -221,15 +219,10 @@ async fn graph(global: &Global, args: &GraphArgs) -> Result<u8, CliError> {
             };
             asl::parse(&text).map_err(|e| CliError::Aws(e.to_string()))?
         }
-        (None, None) => {
-            return Err(CliError::Usage("give --definition FILE, --execution ARN or --state-machine ARN".into()));
-        }
     };
-    if let (Some(execution), Some(session)) = (&execution, &session) {
-        marks = Some(timeline(session, execution).await?);
-    }
     let mut g = Graph::of(&definition);
-    if let Some(t) = &marks {
+    if let Some(execution) = &execution {
+        let t = timeline(ctx.session().await?, execution).await?;
         g.mark(&t.execution_arn, &t.states);
     }
     match (global.output, args.format) {

@@ -17,13 +17,8 @@ pub struct Event {
     pub kind: Kind,
 }
 
-/// How an attempt of a Task ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptEnd {
-    Succeeded,
-    Failed,
-    TimedOut,
-}
+/// How an attempt of a Task ended: the result the timeline records (never `Running`).
+pub use crate::timeline::AttemptResult as AttemptEnd;
 
 /// The events albsync cares about; everything else is `Other` with its type name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,15 +77,7 @@ fn own(s: Option<&str>) -> Option<String> {
 /// present is taking that one.
 fn sdk_details(e: &HistoryEvent) -> Details {
     macro_rules! failure {
-        ($($field:ident),*) => {{
-            let mut error = None;
-            let mut cause = None;
-            $(if let Some(d) = e.$field() {
-                error = error.or(own(d.error()));
-                cause = cause.or(own(d.cause()));
-            })*
-            (error, cause)
-        }};
+        ($($field:ident),*) => { None$(.or_else(|| e.$field().map(|d| (own(d.error()), own(d.cause())))))* };
     }
     let (error, cause) = failure!(
         execution_failed_event_details,
@@ -106,7 +93,8 @@ fn sdk_details(e: &HistoryEvent) -> Details {
         task_timed_out_event_details,
         activity_failed_event_details,
         activity_timed_out_event_details
-    );
+    )
+    .unwrap_or_default();
     let iteration = e
         .map_iteration_started_event_details()
         .or(e.map_iteration_succeeded_event_details())
@@ -128,15 +116,17 @@ fn sdk_details(e: &HistoryEvent) -> Details {
 
 /// What an event of type `name` with these details means to albsync.
 pub fn classify(name: &str, d: &Details) -> Kind {
-    let ended = |end| Kind::AttemptEnded { end, error: d.error.clone(), cause: d.cause.clone() };
-    let execution_ended =
-        |status: &str| Kind::ExecutionEnded { status: status.into(), error: d.error.clone(), cause: d.cause.clone() };
+    let (error, cause) = (d.error.clone(), d.cause.clone());
+    let (map, index) = (d.name.clone().unwrap_or_default(), d.index.unwrap_or(0));
+    let attempt = |end| Kind::AttemptEnded { end, error: error.clone(), cause: cause.clone() };
+    let execution =
+        |status: &str| Kind::ExecutionEnded { status: status.into(), error: error.clone(), cause: cause.clone() };
     match name {
         "ExecutionStarted" => Kind::ExecutionStarted,
         "ExecutionSucceeded" => Kind::ExecutionEnded { status: "SUCCEEDED".into(), error: None, cause: None },
-        "ExecutionFailed" => execution_ended("FAILED"),
-        "ExecutionAborted" => execution_ended("ABORTED"),
-        "ExecutionTimedOut" => execution_ended("TIMED_OUT"),
+        "ExecutionFailed" => execution("FAILED"),
+        "ExecutionAborted" => execution("ABORTED"),
+        "ExecutionTimedOut" => execution("TIMED_OUT"),
         "LambdaFunctionScheduled" | "TaskScheduled" | "ActivityScheduled" => Kind::AttemptScheduled,
         "LambdaFunctionSucceeded" | "TaskSucceeded" | "ActivitySucceeded" => {
             Kind::AttemptEnded { end: AttemptEnd::Succeeded, error: None, cause: None }
@@ -147,41 +137,25 @@ pub fn classify(name: &str, d: &Details) -> Kind {
         | "TaskFailed"
         | "TaskStartFailed"
         | "TaskSubmitFailed"
-        | "ActivityFailed" => ended(AttemptEnd::Failed),
-        "LambdaFunctionTimedOut" | "TaskTimedOut" | "ActivityTimedOut" => ended(AttemptEnd::TimedOut),
+        | "ActivityFailed" => attempt(AttemptEnd::Failed),
+        "LambdaFunctionTimedOut" | "TaskTimedOut" | "ActivityTimedOut" => attempt(AttemptEnd::TimedOut),
         "MapStateStarted" => Kind::MapStarted { items: d.length.unwrap_or(0) },
-        "MapIterationStarted" => {
-            Kind::IterationStarted { map: d.name.clone().unwrap_or_default(), index: d.index.unwrap_or(0) }
+        "MapIterationStarted" => Kind::IterationStarted { map, index },
+        "MapIterationSucceeded" => Kind::IterationEnded { map, index, failed: false },
+        "MapIterationFailed" | "MapIterationAborted" => Kind::IterationEnded { map, index, failed: true },
+        _ if name.ends_with("StateEntered") => {
+            let state_type = name.strip_suffix("StateEntered").unwrap_or_default().to_owned();
+            Kind::StateEntered { name: d.name.clone().unwrap_or_default(), state_type }
         }
-        "MapIterationSucceeded" | "MapIterationFailed" | "MapIterationAborted" => Kind::IterationEnded {
-            map: d.name.clone().unwrap_or_default(),
-            index: d.index.unwrap_or(0),
-            failed: name != "MapIterationSucceeded",
-        },
-        _ => {
-            if let Some(state_type) = name.strip_suffix("StateEntered") {
-                return Kind::StateEntered {
-                    name: d.name.clone().unwrap_or_default(),
-                    state_type: state_type.to_owned(),
-                };
-            }
-            if name.ends_with("StateExited") {
-                return Kind::StateExited { name: d.name.clone().unwrap_or_default() };
-            }
-            Kind::Other(name.to_owned())
-        }
+        _ if name.ends_with("StateExited") => Kind::StateExited { name: d.name.clone().unwrap_or_default() },
+        _ => Kind::Other(name.to_owned()),
     }
 }
 
 /// The message inside a Lambda error cause (`{"errorType":..,"errorMessage":..}`), else the cause as it is.
 pub fn cause_message(cause: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(cause) {
-        Ok(v) => match v.get("errorMessage").and_then(serde_json::Value::as_str) {
-            Some(m) => m.to_owned(),
-            None => cause.to_owned(),
-        },
-        Err(_) => cause.to_owned(),
-    }
+    let parsed = serde_json::from_str::<serde_json::Value>(cause).ok();
+    parsed.and_then(|v| v.get("errorMessage")?.as_str().map(str::to_owned)).unwrap_or_else(|| cause.to_owned())
 }
 
 #[cfg(test)]

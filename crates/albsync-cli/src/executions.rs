@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::{Global, Output, StateMachineArgs};
-use crate::error::{CliError, EXIT_OK, sfn_error};
+use crate::error::{CliError, EXIT_OK};
 use crate::stack::Context;
 use crate::timeline::Timeline;
 use crate::{express, sfn, text};
@@ -68,7 +68,7 @@ pub fn row(t: &Timeline) -> ExecutionRow {
     ExecutionRow {
         name: t.name.clone(),
         execution_arn: t.execution_arn.clone(),
-        binding: t.input.as_ref().and_then(|i| i.get("name")).and_then(Value::as_str).map(str::to_owned),
+        binding: row_binding(t.input.as_ref()),
         status: t.status.clone(),
         started_at: t.started_at.clone(),
         duration_ms: t.duration_ms,
@@ -108,120 +108,80 @@ pub async fn run(global: &Global, args: &ExecutionsArgs) -> Result<u8, CliError>
         other => other.clone(),
     };
     let limit = usize::try_from(args.limit).unwrap_or(10);
+    let mut notes = Vec::new();
+    let mut runs = Vec::new();
     if let Some(logs) = ctx.express(&args.state_machine, &state_machine).await? {
         // Express: Step Functions lists nothing; the log group has every run's records.
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let (runs, notes) =
-            express::list(session, &logs.group, &state_machine, binding.as_deref(), limit, now_ms).await?;
-        let executions = runs.iter().map(|(info, events)| row(&Timeline::build(info, events))).collect();
-        return print(global, &ExecutionList { state_machine_arn: state_machine, binding, executions }, &notes);
-    }
-    let mut rows = Vec::new();
-    let mut scanned = 0;
-    let mut token: Option<String> = None;
-    'pages: loop {
-        let out = session
-            .sfn
-            .list_executions()
-            .state_machine_arn(&state_machine)
-            .max_results(100)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error().and_then(aws_sdk_sfn::error::ProvideErrorMetadata::code)
-                    == Some("StateMachineTypeNotSupported")
-                {
-                    express_unsupported(&state_machine)
-                } else {
-                    sfn_error(&session.endpoints, "ListExecutions", &state_machine, e)
+        (runs, notes) = express::list(session, &logs.group, &state_machine, binding.as_deref(), limit, now_ms).await?;
+    } else {
+        let (mut scanned, mut token) = (0, None);
+        'pages: loop {
+            let (arns, next) = sfn::list_page(session, &state_machine, token).await?;
+            for arn in arns {
+                scanned += 1;
+                let info = sfn::describe(session, &arn).await?;
+                if binding.is_none() || row_binding(info.input.as_ref()) == binding {
+                    runs.push((info, sfn::history(session, &arn).await?));
                 }
-            })?;
-        // Newest first, as ListExecutions promises; sort anyway (moto lists in creation order).
-        let mut page: Vec<_> = out.executions().to_vec();
-        page.sort_by_key(|e| std::cmp::Reverse(e.start_date().to_millis().unwrap_or(0)));
-        for e in page {
-            scanned += 1;
-            let info = sfn::describe(session, e.execution_arn()).await?;
-            let name = info.input.as_ref().and_then(|i| i.get("name")).and_then(Value::as_str);
-            if binding.as_deref().is_some_and(|b| name != Some(b)) {
-                continue;
+                if runs.len() >= limit || scanned >= SCAN_LIMIT {
+                    break 'pages;
+                }
             }
-            let events = sfn::history(session, e.execution_arn()).await?;
-            rows.push(row(&Timeline::build(&info, &events)));
-            if rows.len() >= limit || scanned >= SCAN_LIMIT {
-                break 'pages;
-            }
-        }
-        match out.next_token() {
-            Some(t) if !t.is_empty() && scanned < SCAN_LIMIT => token = Some(t.to_owned()),
-            _ => break,
+            let Some(next) = next else { break };
+            token = Some(next);
         }
     }
-    rows.sort_by(|a, b| b.started_at.cmp(&a.started_at));
-    print(global, &ExecutionList { state_machine_arn: state_machine, binding, executions: rows }, &[])
-}
-
-/// Prints the list; `notes` (what the source could not say, one line each) go to standard error, so the JSON
-/// document stays the same.
-fn print(global: &Global, list: &ExecutionList, notes: &[String]) -> Result<u8, CliError> {
+    let mut executions: Vec<ExecutionRow> =
+        runs.iter().map(|(info, events)| row(&Timeline::build(info, events))).collect();
+    executions.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+    let list = ExecutionList { state_machine_arn: state_machine, binding, executions };
+    // What the log records could not say goes to standard error, so the JSON document stays the same.
     for note in notes {
         eprintln!("albsync: note: {note}");
     }
-    match global.output {
+    let text = match global.output {
         Output::Json => {
-            let mut text = serde_json::to_string_pretty(list)
-                .map_err(|e| CliError::Aws(format!("cannot write the JSON output: {e}")))?;
-            text.push('\n');
-            crate::commands::emit(&text);
+            serde_json::to_string_pretty(&list)
+                .map_err(|e| CliError::Aws(format!("cannot write the JSON output: {e}")))?
+                + "\n"
         }
-        Output::Text => crate::commands::emit(&render(list)),
-    }
+        Output::Text => render(&list),
+    };
+    crate::commands::emit(&text);
     Ok(EXIT_OK)
 }
 
-/// Express executions are not listed, described or given a history by Step Functions: only its log group
-/// has them. https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html
-fn express_unsupported(state_machine: &str) -> CliError {
-    CliError::Usage(format!(
-        "{state_machine} is an Express state machine: Step Functions keeps no execution list for Express \
-         (ListExecutions); `history NAME` and `graph --execution NAME` read one run from the state machine's log group"
-    ))
+/// The binding an execution ran for: its input's `name`.
+fn row_binding(input: Option<&Value>) -> Option<String> {
+    input?.get("name")?.as_str().map(str::to_owned)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timeline::{ExecutionInfo, rfc3339_ms};
+    use crate::timeline::rfc3339_ms;
+    use crate::timeline::tests::info;
+    use serde_json::json;
 
-    fn timeline(name: &str, status: &str, start_ms: i64) -> Timeline {
-        let info = ExecutionInfo {
-            arn: format!("arn:aws:states:us-east-1:123456789012:execution:sm:{name}"),
-            name: name.to_owned(),
-            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:sm".to_owned(),
-            status: status.to_owned(),
-            start_ms,
-            stop_ms: Some(start_ms + 58),
-            input: Some(serde_json::json!({"name": "web"})),
-            output: None,
-            error: None,
-            cause: None,
-        };
+    fn timeline(status: &str, start_ms: i64) -> Timeline {
+        let input = Some(json!({"name": "web"}));
+        let info = crate::timeline::ExecutionInfo { start_ms, stop_ms: Some(start_ms + 58), input, ..info(status) };
         Timeline::build(&info, &[])
     }
 
     #[test]
     fn a_row_names_the_binding_status_and_duration_and_the_text_lists_newest_first() {
-        let r = row(&timeline("a", "SUCCEEDED", 1_795_656_070_000));
+        let r = row(&timeline("SUCCEEDED", 1_795_656_070_000));
         assert_eq!(r.binding.as_deref(), Some("web"));
         assert_eq!(r.duration_ms, Some(58));
         assert_eq!(r.started_at, rfc3339_ms(1_795_656_070_000));
         let list = ExecutionList {
             state_machine_arn: "arn:sm".into(),
             binding: Some("web".into()),
-            executions: vec![r, row(&timeline("b", "FAILED", 1_795_656_010_000))],
+            executions: vec![r, row(&timeline("FAILED", 1_795_656_010_000))],
         };
         let text = render(&list);
         assert!(text.starts_with("2 executions of binding web on arn:sm\n"), "{text}");

@@ -9,7 +9,8 @@
 //! `*EventDetails`), `previous_event_id`, `event_timestamp` (ms since the epoch), `execution_arn`; the numbers
 //! are written as strings. Delivery is best effort: records can arrive late, or not at all.
 
-use albsync_aws::AwsError;
+use std::collections::{BTreeMap, BTreeSet};
+
 use albsync_aws::logs::Filter;
 use serde_json::Value;
 
@@ -33,8 +34,6 @@ pub struct RecordError {
 pub struct Record {
     /// `execution_arn`.
     pub execution_arn: String,
-    /// `type`, as written.
-    pub event_type: String,
     /// The event, as the timeline reads it.
     pub event: Event,
     /// `details`, as written (input and output of the execution are in there).
@@ -43,32 +42,24 @@ pub struct Record {
 
 /// A record's integer field: Step Functions writes `"12"`; a number is accepted too.
 fn integer(record: &Value, field: &str) -> Result<i64, String> {
-    match record.get(field) {
-        None => Err(format!("field `{field}` is missing")),
-        Some(Value::String(s)) => {
-            s.trim().parse::<i64>().map_err(|_| format!("field `{field}` is {s:?}, not an integer"))
-        }
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| format!("field `{field}` is {n}, not an integer")),
-        Some(other) => Err(format!("field `{field}` is {other}, not an integer")),
-    }
-}
-
-fn text<'a>(record: &'a Value, field: &str) -> Result<&'a str, String> {
-    match record.get(field) {
-        None => Err(format!("field `{field}` is missing")),
-        Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(other) => Err(format!("field `{field}` is {other}, not a non-empty string")),
-    }
-}
-
-fn details_of(d: &Value) -> Details {
-    let s = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_owned);
-    let n = |k: &str| {
-        d.get(k)
-            .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|t| t.parse().ok())))
-            .and_then(|v| i32::try_from(v).ok())
+    let v = record.get(field).ok_or_else(|| format!("field `{field}` is missing"))?;
+    let n = match v {
+        Value::String(s) => s.trim().parse().ok(),
+        v => v.as_i64(),
     };
-    Details { name: s("name"), error: s("error"), cause: s("cause"), index: n("index"), length: n("length") }
+    n.ok_or_else(|| format!("field `{field}` is {v}, not an integer"))
+}
+
+fn text(record: &Value, field: &str) -> Result<String, String> {
+    match record.get(field).ok_or_else(|| format!("field `{field}` is missing"))? {
+        Value::String(s) if !s.is_empty() => Ok(s.clone()),
+        other => Err(format!("field `{field}` is {other}, not a non-empty string")),
+    }
+}
+
+/// A JSON text inside a record (`details.input`, `details.output`), parsed.
+fn json_in(details: &Value, key: &str) -> Option<Value> {
+    details.get(key)?.as_str().and_then(|t| serde_json::from_str(t).ok())
 }
 
 /// Parses one log record; `at` names it in errors.
@@ -79,21 +70,24 @@ pub fn parse_record(message: &str, at: &str) -> Result<Record, RecordError> {
         return Err(fail(format!("not a JSON object but {record}")));
     }
     let id = integer(&record, "id").map_err(fail)?;
+    // The first event of an execution has no predecessor.
     let previous = match record.get("previous_event_id") {
-        // The first event of an execution has no predecessor.
         None | Some(Value::Null) => 0,
         Some(_) => integer(&record, "previous_event_id").map_err(fail)?,
     };
     let at_ms = integer(&record, "event_timestamp").map_err(fail)?;
-    let event_type = text(&record, "type").map_err(fail)?.to_owned();
-    let execution_arn = text(&record, "execution_arn").map_err(fail)?.to_owned();
+    let event_type = text(&record, "type").map_err(fail)?;
+    let execution_arn = text(&record, "execution_arn").map_err(fail)?;
     let details = match record.get("details") {
         None | Some(Value::Null) => Value::Object(serde_json::Map::new()),
         Some(d @ Value::Object(_)) => d.clone(),
         Some(other) => return Err(fail(format!("field `details` is {other}, not an object"))),
     };
-    let kind = classify(&event_type, &details_of(&details));
-    Ok(Record { execution_arn, event_type, event: Event { id, previous, at_ms, kind }, details })
+    let s = |k: &str| details.get(k).and_then(Value::as_str).map(str::to_owned);
+    let n = |k: &str| integer(&details, k).ok().and_then(|v| i32::try_from(v).ok());
+    let d = Details { name: s("name"), error: s("error"), cause: s("cause"), index: n("index"), length: n("length") };
+    let event = Event { id, previous, at_ms, kind: classify(&event_type, &d) };
+    Ok(Record { execution_arn, event, details })
 }
 
 /// `arn:PARTITION:states:REGION:ACCOUNT:express:STATE_MACHINE:NAME:ID` (or the Standard form
@@ -111,32 +105,25 @@ pub fn split_execution_arn(arn: &str) -> Option<(String, String)> {
 /// An execution's description and events, from its records (any order, duplicates allowed).
 pub fn execution(arn: &str, records: &[Record]) -> Option<(ExecutionInfo, Vec<Event>)> {
     let mut mine: Vec<&Record> = records.iter().filter(|r| r.execution_arn == arn).collect();
-    if mine.is_empty() {
-        return None;
-    }
     mine.sort_by_key(|r| r.event.id);
     mine.dedup_by_key(|r| r.event.id);
-    let (state_machine_arn, name) = split_execution_arn(arn).unwrap_or_default();
-    let json = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|t| serde_json::from_str(t).ok());
     let started = mine.iter().find(|r| r.event.kind == Kind::ExecutionStarted);
-    let start_ms = started.or(mine.first()).map_or(0, |r| r.event.at_ms);
+    let (state_machine_arn, name) = split_execution_arn(arn).unwrap_or_default();
     let mut info = ExecutionInfo {
         arn: arn.to_owned(),
         name,
         state_machine_arn,
         status: "RUNNING".to_owned(),
-        start_ms,
-        input: json(started.and_then(|r| r.details.get("input"))),
+        start_ms: started.or(mine.first())?.event.at_ms,
+        input: started.and_then(|r| json_in(&r.details, "input")),
         ..ExecutionInfo::default()
     };
-    if let Some(end) = mine.iter().find(|r| matches!(r.event.kind, Kind::ExecutionEnded { .. })) {
-        if let Kind::ExecutionEnded { status, error, cause } = &end.event.kind {
-            info.status.clone_from(status);
-            info.error.clone_from(error);
-            info.cause.clone_from(cause);
+    for r in &mine {
+        if let Kind::ExecutionEnded { status, error, cause } = &r.event.kind {
+            (info.status, info.error, info.cause) = (status.clone(), error.clone(), cause.clone());
+            (info.stop_ms, info.output) = (Some(r.event.at_ms), json_in(&r.details, "output"));
+            break;
         }
-        info.stop_ms = Some(end.event.at_ms);
-        info.output = json(end.details.get("output"));
     }
     Some((info, mine.into_iter().map(|r| r.event.clone()).collect()))
 }
@@ -147,15 +134,13 @@ fn quoted(phrase: &str) -> String {
     format!("\"{}\"", phrase.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// Where a state machine's records are, and whether they are complete enough to follow an execution.
+/// Where a state machine's records are, and at which level it logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogSettings {
     /// The log group's name.
     pub group: String,
     /// `ALL`, `ERROR`, `FATAL` or `OFF`.
     pub level: String,
-    /// Whether input and output are in the records.
-    pub include_execution_data: bool,
 }
 
 /// `arn:aws:logs:REGION:ACCOUNT:log-group:NAME:*` -> `NAME`.
@@ -168,14 +153,14 @@ pub fn log_group_name(arn: &str) -> Option<&str> {
 impl LogSettings {
     /// Refuses settings that cannot give an execution's timeline, in one line naming the setting.
     pub fn check(&self, state_machine: &str) -> Result<(), CliError> {
-        if !self.level.eq_ignore_ascii_case("ALL") {
-            return Err(CliError::Usage(format!(
-                "{state_machine} is an Express state machine logging at level {}: only level ALL records every \
-                 event of an execution (set the construct's Express logging to ALL with execution data)",
-                self.level
-            )));
+        if self.level.eq_ignore_ascii_case("ALL") {
+            return Ok(());
         }
-        Ok(())
+        Err(CliError::Usage(format!(
+            "{state_machine} is an Express state machine logging at level {}: only level ALL records every event of \
+             an execution (set the construct's Express logging to ALL with execution data)",
+            self.level
+        )))
     }
 }
 
@@ -188,21 +173,14 @@ pub async fn logging(
     fallback_group: Option<&str>,
     declared: bool,
 ) -> Result<Option<LogSettings>, CliError> {
-    let out = s
-        .sfn
-        .describe_state_machine()
-        .state_machine_arn(state_machine)
-        .send()
-        .await
-        .map_err(|e| crate::error::sfn_error(&s.endpoints, "DescribeStateMachine", state_machine, e))?;
+    let out = crate::sfn::state_machine(s, state_machine).await?;
     if !declared && *out.r#type() != aws_sdk_sfn::types::StateMachineType::Express {
         return Ok(None);
     }
     let logging = out.logging_configuration();
     let group = logging
         .and_then(|l| l.destinations().first())
-        .and_then(|d| d.cloud_watch_logs_log_group())
-        .and_then(|g| g.log_group_arn())
+        .and_then(|d| d.cloud_watch_logs_log_group()?.log_group_arn())
         .and_then(log_group_name)
         .or(fallback_group)
         .ok_or_else(|| {
@@ -211,44 +189,23 @@ pub async fn logging(
                  of Express executions, so there is nothing to read"
             ))
         })?;
-    let settings = LogSettings {
-        group: group.to_owned(),
-        level: logging.and_then(|l| l.level()).map_or("OFF", |v| v.as_str()).to_owned(),
-        include_execution_data: logging.is_some_and(|l| l.include_execution_data()),
-    };
+    let level = logging.and_then(|l| l.level()).map_or("OFF", |v| v.as_str());
+    let settings = LogSettings { group: group.to_owned(), level: level.to_owned() };
     settings.check(state_machine)?;
     Ok(Some(settings))
 }
 
-/// Reads records out of a log group. A narrow seam: the CLI reads CloudWatch Logs; the parsing above is pure.
-pub trait RecordSource {
-    /// The messages (with where each came from) of the records matching the filter `pattern`, written in
-    /// `[since_ms, until_ms]` (either end open when `None`).
-    fn messages(
-        &self,
-        group: &str,
-        pattern: &str,
-        since_ms: Option<i64>,
-        until_ms: Option<i64>,
-    ) -> impl std::future::Future<Output = Result<Vec<(String, String)>, CliError>>;
-}
-
-impl RecordSource for Session {
-    async fn messages(
-        &self,
-        group: &str,
-        pattern: &str,
-        since_ms: Option<i64>,
-        until_ms: Option<i64>,
-    ) -> Result<Vec<(String, String)>, CliError> {
-        let filter = Filter { pattern: Some(pattern), start_ms: since_ms, end_ms: until_ms, limit: None };
-        let events = self.logs.filter_log_events(group, &filter).await.map_err(|e| logs_error(self, group, &e))?;
-        Ok(events.into_iter().map(|e| (format!("{}/{}", e.log_stream_name, e.event_id), e.message)).collect())
-    }
-}
-
-fn logs_error(s: &Session, group: &str, err: &AwsError) -> CliError {
-    match err.code.as_deref() {
+/// Every record matching the filter `pattern` written in `[since_ms, until_ms]` (either end open when `None`),
+/// parsed; a record that is not a history event is an error naming it.
+pub async fn records(
+    s: &Session,
+    group: &str,
+    pattern: &str,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+) -> Result<Vec<Record>, CliError> {
+    let filter = Filter { pattern: Some(pattern), start_ms: since_ms, end_ms: until_ms, limit: None };
+    let events = s.logs.filter_log_events(group, &filter).await.map_err(|err| match err.code.as_deref() {
         Some("ResourceNotFoundException") => CliError::NotFound(format!(
             "log group {group} does not exist: the Express state machine has written no records there"
         )),
@@ -256,43 +213,25 @@ fn logs_error(s: &Session, group: &str, err: &AwsError) -> CliError {
             CliError::Aws(format!("reading log group {group} was denied: {}", err.message))
         }
         Some(_) => CliError::Aws(format!("FilterLogEvents on {group} failed: {}", err.message)),
-        None => service_error(s.logs.endpoint(), "CloudWatch Logs", err),
-    }
-}
-
-/// Every record matching `pattern` in `[since_ms, until_ms]`, parsed; a record that is not a history event is an
-/// error naming it.
-pub async fn records(
-    src: &impl RecordSource,
-    group: &str,
-    pattern: &str,
-    since_ms: Option<i64>,
-    until_ms: Option<i64>,
-) -> Result<Vec<Record>, CliError> {
-    src.messages(group, pattern, since_ms, until_ms)
-        .await?
-        .iter()
-        .map(|(at, message)| parse_record(message, at).map_err(|e| CliError::Aws(format!("{group}: {e}"))))
-        .collect()
+        None => service_error(s.logs.endpoint(), "CloudWatch Logs", &err),
+    })?;
+    let parse = |e: &albsync_aws::logs::LogEvent| {
+        let at = format!("{}/{}", e.log_stream_name, e.event_id);
+        parse_record(&e.message, &at).map_err(|e| CliError::Aws(format!("{group}: {e}")))
+    };
+    events.iter().map(parse).collect()
 }
 
 /// An Express execution's ARN from its name: the only execution of `state_machine` of that name in the log
 /// group (Express names need not be unique, so several are an error listing them).
-pub async fn find_by_name(
-    src: &impl RecordSource,
-    group: &str,
-    state_machine: &str,
-    name: &str,
-) -> Result<String, CliError> {
-    let found = records(src, group, &quoted(&format!(":{name}:")), None, None).await?;
-    let mut arns: Vec<&str> = found
+pub async fn find_by_name(s: &Session, group: &str, state_machine: &str, name: &str) -> Result<String, CliError> {
+    let found = records(s, group, &quoted(&format!(":{name}:")), None, None).await?;
+    let arns: BTreeSet<&str> = found
         .iter()
         .filter(|r| split_execution_arn(&r.execution_arn).is_some_and(|(sm, n)| sm == state_machine && n == name))
         .map(|r| r.execution_arn.as_str())
         .collect();
-    arns.sort_unstable();
-    arns.dedup();
-    match arns.as_slice() {
+    match Vec::from_iter(arns).as_slice() {
         [] => Err(CliError::NotFound(format!(
             "no such execution: no record of an execution named {name} of {state_machine} in log group {group}"
         ))),
@@ -307,12 +246,12 @@ pub async fn find_by_name(
 
 /// An Express execution's description and events from the log group.
 pub async fn read(
-    src: &impl RecordSource,
+    s: &Session,
     group: &str,
     arn: &str,
     since_ms: Option<i64>,
 ) -> Result<Option<(ExecutionInfo, Vec<Event>)>, CliError> {
-    Ok(execution(arn, &records(src, group, &quoted(arn), since_ms, None).await?))
+    Ok(execution(arn, &records(s, group, &quoted(arn), since_ms, None).await?))
 }
 
 /// The records of executions starting and ending, as a JSON filter pattern (CloudWatch Logs evaluates it; a
@@ -340,18 +279,16 @@ pub struct Newest {
 
 /// Groups start and end records by execution: see [`Newest`].
 pub fn newest(records: &[Record], state_machine: &str, binding: Option<&str>, limit: usize) -> Newest {
-    let mut starts: std::collections::BTreeMap<&str, (i64, Option<String>)> = std::collections::BTreeMap::new();
-    let mut ended = std::collections::BTreeSet::new();
-    for r in records {
-        if split_execution_arn(&r.execution_arn).is_none_or(|(sm, _)| sm != state_machine) {
-            continue;
-        }
+    // Start time and binding (`None`: no input; `Some("")`: an input without a name) per execution.
+    let mut starts: BTreeMap<&str, (i64, Option<String>)> = BTreeMap::new();
+    let mut ended = BTreeSet::new();
+    for r in records.iter().filter(|r| split_execution_arn(&r.execution_arn).is_some_and(|(sm, _)| sm == state_machine))
+    {
         match &r.event.kind {
             Kind::ExecutionStarted => {
-                let input: Option<Value> =
-                    r.details.get("input").and_then(Value::as_str).and_then(|t| serde_json::from_str(t).ok());
-                let name = input.as_ref().and_then(|i| i.get("name")).and_then(Value::as_str).map(str::to_owned);
-                starts.insert(&r.execution_arn, (r.event.at_ms, name.or_else(|| input.map(|_| String::new()))));
+                let input = json_in(&r.details, "input");
+                let name = input.map(|i| i.get("name").and_then(Value::as_str).unwrap_or_default().to_owned());
+                starts.insert(&r.execution_arn, (r.event.at_ms, name));
             }
             Kind::ExecutionEnded { .. } => {
                 ended.insert(r.execution_arn.as_str());
@@ -359,51 +296,45 @@ pub fn newest(records: &[Record], state_machine: &str, binding: Option<&str>, li
             _ => {}
         }
     }
-    let mut out = Newest {
+    let mut executions: Vec<(String, i64)> = starts
+        .iter()
+        .filter(|(_, (_, name))| binding.is_none_or(|b| name.as_deref() == Some(b)))
+        .map(|(arn, (at, _))| ((*arn).to_owned(), *at))
+        .collect();
+    executions.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    executions.truncate(limit);
+    Newest {
+        executions,
         without_start: ended.iter().filter(|arn| !starts.contains_key(*arn)).count(),
         without_input: starts.values().filter(|(_, name)| name.is_none()).count(),
-        ..Newest::default()
-    };
-    let mut found: Vec<(String, i64)> = starts
-        .into_iter()
-        .filter(|(_, (_, name))| binding.is_none_or(|b| name.as_deref() == Some(b)))
-        .map(|(arn, (at, _))| (arn.to_owned(), at))
-        .collect();
-    found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
-    found.truncate(limit);
-    out.executions = found;
-    out
+    }
 }
 
 /// The newest executions of `state_machine` in its log group (see [`Newest`]), each with its description and
 /// events, and the one-line notes on what the records could not say.
 pub async fn list(
-    src: &impl RecordSource,
+    s: &Session,
     group: &str,
     state_machine: &str,
     binding: Option<&str>,
     limit: usize,
     now_ms: i64,
 ) -> Result<(Vec<(ExecutionInfo, Vec<Event>)>, Vec<String>), CliError> {
-    let mut bounds = Vec::new();
-    let mut until: Option<i64> = None;
-    let mut found = Newest::default();
+    let (mut bounds, mut until, mut found) = (Vec::new(), None, Newest::default());
     for window in WINDOWS_MS {
         let since = window.map(|w| now_ms - w);
-        bounds.extend(records(src, group, BOUNDS_PATTERN, since, until).await?);
+        bounds.extend(records(s, group, BOUNDS_PATTERN, since, until).await?);
         found = newest(&bounds, state_machine, binding, limit);
         // The end of the next (older) window is just before this one's start: the API's ends are inclusive.
         match since {
-            Some(s) if found.executions.len() < limit => until = Some(s - 1),
+            Some(since) if found.executions.len() < limit => until = Some(since - 1),
             _ => break,
         }
     }
     let mut runs = Vec::new();
     for (arn, start_ms) in &found.executions {
         // An execution's records begin at its start; a minute of slack for clocks.
-        if let Some(run) = read(src, group, arn, Some(start_ms - 60_000)).await? {
-            runs.push(run);
-        }
+        runs.extend(read(s, group, arn, Some(start_ms - 60_000)).await?);
     }
     let mut notes = Vec::new();
     if found.without_input > 0 {
@@ -427,21 +358,27 @@ mod tests {
     use super::*;
     use crate::events::AttemptEnd;
     use crate::timeline::Timeline;
+    use serde_json::json;
 
     const ARN: &str =
         "arn:aws:states:us-east-1:123456789012:express:albsync:cli-web-1:2f6c1a9e-3b7d-4c55-9a0e-1d2f3a4b5c6d";
 
-    fn rec(id: i64, prev: i64, at: i64, kind: &str, details: Value) -> String {
-        serde_json::json!({
+    fn record(arn: &str, id: i64, prev: i64, at: i64, kind: &str, details: Value) -> String {
+        json!({
             "id": id.to_string(),
             "type": kind,
             "details": details,
             "previous_event_id": prev.to_string(),
             "event_timestamp": at.to_string(),
-            "execution_arn": ARN,
+            "execution_arn": arn,
             "redrive_count": "0",
         })
         .to_string()
+    }
+
+    /// A record of the execution `ARN`, following the one before it.
+    fn rec(id: i64, at: i64, kind: &str, details: Value) -> String {
+        record(ARN, id, id - 1, at, kind, details)
     }
 
     fn parsed(lines: &[String]) -> Vec<Record> {
@@ -454,26 +391,24 @@ mod tests {
         let lines = vec![
             rec(
                 1,
-                0,
                 t0,
                 "ExecutionStarted",
-                serde_json::json!({"input": "{\"name\":\"web\"}", "inputDetails": {"truncated": false}}),
+                json!({"input": "{\"name\":\"web\"}", "inputDetails": {"truncated": false}}),
             ),
-            rec(2, 1, t0 + 5, "TaskStateEntered", serde_json::json!({"name": "Resolve", "input": "{}"})),
-            rec(3, 2, t0 + 6, "LambdaFunctionScheduled", serde_json::json!({"resource": "arn:aws:lambda:x"})),
+            rec(2, t0 + 5, "TaskStateEntered", json!({"name": "Resolve", "input": "{}"})),
+            rec(3, t0 + 6, "LambdaFunctionScheduled", json!({"resource": "arn:aws:lambda:x"})),
             rec(
                 4,
-                3,
                 t0 + 40,
                 "LambdaFunctionFailed",
-                serde_json::json!({"error": "Albsync.DnsTimeout", "cause": "{\"errorMessage\":\"slow\"}"}),
+                json!({"error": "Albsync.DnsTimeout", "cause": "{\"errorMessage\":\"slow\"}"}),
             ),
-            rec(5, 4, t0 + 1040, "LambdaFunctionScheduled", serde_json::json!({})),
-            rec(6, 5, t0 + 1070, "LambdaFunctionSucceeded", serde_json::json!({"output": "{}"})),
-            rec(7, 6, t0 + 1071, "TaskStateExited", serde_json::json!({"name": "Resolve", "output": "{}"})),
-            rec(8, 7, t0 + 1072, "SucceedStateEntered", serde_json::json!({"name": "NoChange"})),
-            rec(9, 8, t0 + 1073, "SucceedStateExited", serde_json::json!({"name": "NoChange"})),
-            rec(10, 9, t0 + 1074, "ExecutionSucceeded", serde_json::json!({"output": "{\"changed\":false}"})),
+            rec(5, t0 + 1040, "LambdaFunctionScheduled", json!({})),
+            rec(6, t0 + 1070, "LambdaFunctionSucceeded", json!({"output": "{}"})),
+            rec(7, t0 + 1071, "TaskStateExited", json!({"name": "Resolve", "output": "{}"})),
+            rec(8, t0 + 1072, "SucceedStateEntered", json!({"name": "NoChange"})),
+            rec(9, t0 + 1073, "SucceedStateExited", json!({"name": "NoChange"})),
+            rec(10, t0 + 1074, "ExecutionSucceeded", json!({"output": "{\"changed\":false}"})),
         ];
         // Delivered out of order and one twice: the timeline is the same.
         let mut shuffled = lines.clone();
@@ -483,8 +418,8 @@ mod tests {
         assert_eq!(info.name, "cli-web-1");
         assert_eq!(info.state_machine_arn, "arn:aws:states:us-east-1:123456789012:stateMachine:albsync");
         assert_eq!((info.status.as_str(), info.start_ms, info.stop_ms), ("SUCCEEDED", t0, Some(t0 + 1074)));
-        assert_eq!(info.input, Some(serde_json::json!({"name": "web"})));
-        assert_eq!(info.output, Some(serde_json::json!({"changed": false})));
+        assert_eq!(info.input, Some(json!({"name": "web"})));
+        assert_eq!(info.output, Some(json!({"changed": false})));
         assert_eq!(events.len(), 10);
         let t = Timeline::build(&info, &events);
         assert_eq!(t.path, ["Resolve", "NoChange"]);
@@ -497,10 +432,8 @@ mod tests {
 
     #[test]
     fn an_execution_without_its_end_record_is_still_running() {
-        let lines = vec![
-            rec(1, 0, 10, "ExecutionStarted", serde_json::json!({})),
-            rec(2, 1, 11, "TaskStateEntered", serde_json::json!({"name": "Resolve"})),
-        ];
+        let lines =
+            vec![rec(1, 10, "ExecutionStarted", json!({})), rec(2, 11, "TaskStateEntered", json!({"name": "Resolve"}))];
         let (info, _) = execution(ARN, &parsed(&lines)).expect("found");
         assert_eq!((info.status.as_str(), info.stop_ms), ("RUNNING", None));
         assert!(execution("arn:aws:states:us-east-1:1:express:other:x:y", &parsed(&lines)).is_none());
@@ -508,8 +441,7 @@ mod tests {
 
     #[test]
     fn a_failure_record_keeps_its_error_and_cause() {
-        let line =
-            rec(4, 3, 40, "ExecutionFailed", serde_json::json!({"error": "States.Timeout", "cause": "too slow"}));
+        let line = rec(4, 40, "ExecutionFailed", json!({"error": "States.Timeout", "cause": "too slow"}));
         let r = parse_record(&line, "s/1").expect("parses");
         assert_eq!(
             r.event.kind,
@@ -519,7 +451,7 @@ mod tests {
                 cause: Some("too slow".into())
             }
         );
-        let timed_out = rec(4, 3, 40, "LambdaFunctionTimedOut", serde_json::json!({"error": "States.Timeout"}));
+        let timed_out = rec(4, 40, "LambdaFunctionTimedOut", json!({"error": "States.Timeout"}));
         assert!(matches!(
             parse_record(&timed_out, "s/1").expect("parses").event.kind,
             Kind::AttemptEnded { end: AttemptEnd::TimedOut, .. }
@@ -528,8 +460,7 @@ mod tests {
 
     #[test]
     fn a_bad_record_is_an_error_naming_the_record_and_the_field() {
-        let good: Value =
-            serde_json::from_str(&rec(1, 0, 10, "ExecutionStarted", serde_json::json!({}))).expect("json");
+        let good: Value = serde_json::from_str(&rec(1, 10, "ExecutionStarted", json!({}))).expect("json");
         let with = |field: &str, value: Option<Value>| {
             let mut v = good.clone();
             match value {
@@ -541,19 +472,15 @@ mod tests {
             parse_record(&v.to_string(), "states/albsync/2026-12-01/abc/7").expect_err("bad").to_string()
         };
         assert_eq!(with("id", None), "log record states/albsync/2026-12-01/abc/7: field `id` is missing");
-        assert_eq!(
-            with("id", Some("one".into())),
-            "log record states/albsync/2026-12-01/abc/7: field `id` is \"one\", not an integer"
-        );
-        assert!(
-            with("event_timestamp", Some(Value::Bool(true)))
-                .ends_with("field `event_timestamp` is true, not an integer")
-        );
-        assert!(
-            with("execution_arn", Some("".into())).ends_with("field `execution_arn` is \"\", not a non-empty string")
-        );
-        assert!(with("type", None).ends_with("field `type` is missing"));
-        assert!(with("details", Some("x".into())).ends_with("field `details` is \"x\", not an object"));
+        for (field, value, problem) in [
+            ("id", Some("one".into()), "field `id` is \"one\", not an integer"),
+            ("event_timestamp", Some(Value::Bool(true)), "field `event_timestamp` is true, not an integer"),
+            ("execution_arn", Some("".into()), "field `execution_arn` is \"\", not a non-empty string"),
+            ("type", None, "field `type` is missing"),
+            ("details", Some("x".into()), "field `details` is \"x\", not an object"),
+        ] {
+            assert_eq!(with(field, value), format!("log record states/albsync/2026-12-01/abc/7: {problem}"));
+        }
         assert!(
             parse_record("START RequestId: 1", "s/2")
                 .expect_err("text")
@@ -583,31 +510,27 @@ mod tests {
     }
 
     fn bound(arn: &str, at: i64, kind: &str, details: Value) -> Record {
-        let line = serde_json::json!({
-            "id": "1", "type": kind, "details": details, "previous_event_id": "0",
-            "event_timestamp": at.to_string(), "execution_arn": arn,
-        });
-        parse_record(&line.to_string(), "s/1").expect("parses")
+        parse_record(&record(arn, 1, 0, at, kind, details), "s/1").expect("parses")
     }
 
     #[test]
     fn start_and_end_records_group_into_the_newest_executions_of_the_binding() {
         let sm = "arn:aws:states:us-east-1:123456789012:stateMachine:albsync";
         let arn = |name: &str| format!("arn:aws:states:us-east-1:123456789012:express:albsync:{name}:id-{name}");
-        let input = |b: &str| serde_json::json!({"input": format!("{{\"name\":\"{b}\"}}")});
+        let input = |b: &str| json!({"input": format!("{{\"name\":\"{b}\"}}")});
         let records = vec![
             bound(&arn("a"), 100, "ExecutionStarted", input("web")),
-            bound(&arn("a"), 150, "ExecutionSucceeded", serde_json::json!({})),
+            bound(&arn("a"), 150, "ExecutionSucceeded", json!({})),
             bound(&arn("c"), 300, "ExecutionStarted", input("web")),
             bound(&arn("b"), 200, "ExecutionStarted", input("web")),
-            bound(&arn("b"), 290, "ExecutionFailed", serde_json::json!({"error": "X"})),
+            bound(&arn("b"), 290, "ExecutionFailed", json!({"error": "X"})),
             bound(&arn("db"), 400, "ExecutionStarted", input("db")),
             // Another state machine's run in the same group, a run whose start was not delivered, a run logged
             // without execution data, and a record that is neither start nor end.
             bound("arn:aws:states:us-east-1:123456789012:express:other:x:1", 500, "ExecutionStarted", input("web")),
-            bound(&arn("lost"), 600, "ExecutionTimedOut", serde_json::json!({})),
-            bound(&arn("quiet"), 700, "ExecutionStarted", serde_json::json!({})),
-            bound(&arn("e"), 800, "TaskStateEntered", serde_json::json!({"name": "Resolve"})),
+            bound(&arn("lost"), 600, "ExecutionTimedOut", json!({})),
+            bound(&arn("quiet"), 700, "ExecutionStarted", json!({})),
+            bound(&arn("e"), 800, "TaskStateEntered", json!({"name": "Resolve"})),
         ];
         let web = newest(&records, sm, Some("web"), 2);
         assert_eq!(web.executions, vec![(arn("c"), 300), (arn("b"), 200)], "newest first, bounded by the limit");
@@ -620,7 +543,7 @@ mod tests {
 
     #[test]
     fn a_log_level_other_than_all_is_refused_in_one_line() {
-        let s = LogSettings { group: "g".into(), level: "ERROR".into(), include_execution_data: false };
+        let s = LogSettings { group: "g".into(), level: "ERROR".into() };
         let e = s.check("arn:sm").expect_err("error level");
         assert!(!e.to_string().contains('\n'));
         assert!(e.to_string().contains("level ERROR"), "{e}");

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::asl::{Kind, Machine, Via};
+use crate::asl::{Machine, Via};
 use crate::timeline::{Visit, VisitStatus};
 
 /// A node: one state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Node {
@@ -104,34 +104,29 @@ pub struct Graph {
 /// The id of the start marker.
 pub const START: &str = "__start__";
 
+fn edge(from: String, to: String, kind: EdgeKind, label: Option<String>) -> Edge {
+    Edge { from, to, kind, label, taken: false }
+}
+
 impl Graph {
     /// The graph of a definition, nothing marked.
     pub fn of(machine: &Machine) -> Graph {
-        let mut g = Graph { execution_arn: None, nodes: Vec::new(), edges: Vec::new(), groups: Vec::new() };
-        g.edges.push(Edge {
-            from: START.into(),
-            to: machine.start_at.clone(),
-            kind: EdgeKind::Start,
-            label: None,
-            taken: false,
-        });
+        let start = edge(START.into(), machine.start_at.clone(), EdgeKind::Start, None);
+        let mut g = Graph { execution_arn: None, nodes: Vec::new(), edges: vec![start], groups: Vec::new() };
         g.add(machine, "", None);
         g
     }
 
     fn add(&mut self, machine: &Machine, prefix: &str, group: Option<&str>) {
-        let id = |name: &str| format!("{prefix}{name}");
         for s in &machine.states {
+            let id = format!("{prefix}{}", s.name);
+            let (name, state_type) = (s.name.clone(), s.kind.clone());
             self.nodes.push(Node {
-                id: id(&s.name),
-                name: s.name.clone(),
-                state_type: s.kind.as_str().to_owned(),
+                id: id.clone(),
+                name,
+                state_type,
                 group: group.map(str::to_owned),
-                visits: 0,
-                retries: 0,
-                retry_errors: Vec::new(),
-                caught: false,
-                failed: false,
+                ..Node::default()
             });
             for t in &s.transitions {
                 let (kind, label) = match &t.via {
@@ -140,33 +135,21 @@ impl Graph {
                     Via::Default => (EdgeKind::Default, Some("default".to_owned())),
                     Via::Catch(errors) => (EdgeKind::Catch, Some(errors.join(", "))),
                 };
-                self.edges.push(Edge { from: id(&s.name), to: id(&t.to), kind, label, taken: false });
+                self.edges.push(edge(id.clone(), format!("{prefix}{}", t.to), kind, label));
             }
-            let many = s.children.len() > 1;
             for (i, child) in s.children.iter().enumerate() {
-                let owner = id(&s.name);
-                let (group_id, label, edge_label) = match (&s.kind, many) {
-                    (Kind::Map, _) => (owner.clone(), format!("{}: each item", s.name), "each item".to_owned()),
+                let (group_id, label, edge_label) = match (s.kind == "Map", s.children.len() > 1) {
+                    (true, _) => (id.clone(), format!("{}: each item", s.name), "each item".to_owned()),
                     (_, true) => {
-                        (format!("{owner}[{i}]"), format!("{} branch {}", s.name, i + 1), format!("branch {}", i + 1))
+                        (format!("{id}[{i}]"), format!("{} branch {}", s.name, i + 1), format!("branch {}", i + 1))
                     }
-                    (_, false) => (owner.clone(), format!("{}: branch", s.name), "branch".to_owned()),
+                    (_, false) => (id.clone(), format!("{}: branch", s.name), "branch".to_owned()),
                 };
-                self.groups.push(Group {
-                    id: group_id.clone(),
-                    owner: owner.clone(),
-                    label,
-                    parent: group.map(str::to_owned),
-                });
-                let inner_prefix = format!("{group_id}/");
-                self.edges.push(Edge {
-                    from: owner,
-                    to: format!("{inner_prefix}{}", child.start_at),
-                    kind: EdgeKind::Iteration,
-                    label: Some(edge_label),
-                    taken: false,
-                });
-                self.add(child, &inner_prefix, Some(&group_id));
+                let parent = group.map(str::to_owned);
+                self.groups.push(Group { id: group_id.clone(), owner: id.clone(), label, parent });
+                let to = format!("{group_id}/{}", child.start_at);
+                self.edges.push(edge(id.clone(), to, EdgeKind::Iteration, Some(edge_label)));
+                self.add(child, &format!("{group_id}/"), Some(&group_id));
             }
         }
     }
@@ -175,17 +158,11 @@ impl Graph {
     /// where it failed.
     pub fn mark(&mut self, execution_arn: &str, visits: &[Visit]) {
         self.execution_arn = Some(execution_arn.to_owned());
-        let node_id = |v: &Visit| {
-            let mut id: String = v.iteration.iter().map(|it| format!("{}/", it.map)).collect();
-            id.push_str(&v.name);
-            id
-        };
         let index: HashMap<String, usize> = self.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
-        let mut errors: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
         // The states entered in each thread (the top level, each Map iteration), in order.
         let mut threads: BTreeMap<Vec<(String, i32)>, Vec<String>> = BTreeMap::new();
         for v in visits {
-            let id = node_id(v);
+            let id: String = v.iteration.iter().map(|it| format!("{}/", it.map)).chain([v.name.clone()]).collect();
             let thread = v.iteration.iter().map(|it| (it.map.clone(), it.index)).collect();
             threads.entry(thread).or_default().push(id.clone());
             let Some(&i) = index.get(&id) else { continue };
@@ -194,26 +171,21 @@ impl Graph {
             n.retries += v.retries;
             n.caught |= v.status == VisitStatus::Caught;
             n.failed |= v.status == VisitStatus::Failed;
-            let retried = v.attempts.iter().rev().skip(1).filter_map(|a| a.error.clone());
-            errors.entry(i).or_default().extend(retried);
+            n.retry_errors.extend(v.attempts.iter().rev().skip(1).filter_map(|a| a.error.clone()));
         }
-        for (i, e) in errors {
-            self.nodes[i].retry_errors = e.into_iter().collect();
+        for n in &mut self.nodes {
+            n.retry_errors.sort();
+            n.retry_errors.dedup();
         }
         let mut taken: BTreeSet<(String, String)> = BTreeSet::new();
-        for (thread, ids) in &threads {
-            if let Some(first) = ids.first() {
-                // A thread starts at the start marker, or (an iteration) at its Map state.
-                let from = if thread.is_empty() {
-                    START.to_owned()
-                } else {
-                    thread.iter().map(|(map, _)| map.as_str()).collect::<Vec<_>>().join("/")
-                };
-                taken.insert((from, first.clone()));
-            }
-            for pair in ids.windows(2) {
-                taken.insert((pair[0].clone(), pair[1].clone()));
-            }
+        for (thread, ids) in threads {
+            // A thread starts at the start marker, or (an iteration) at its Map state.
+            let from = match thread.is_empty() {
+                true => START.to_owned(),
+                false => thread.iter().map(|(map, _)| map.as_str()).collect::<Vec<_>>().join("/"),
+            };
+            let path: Vec<String> = std::iter::once(from).chain(ids).collect();
+            taken.extend(path.windows(2).map(|p| (p[0].clone(), p[1].clone())));
         }
         for e in &mut self.edges {
             e.taken = taken.contains(&(e.from.clone(), e.to.clone()));
@@ -258,95 +230,136 @@ fn identifiers(g: &Graph, prefix: &str) -> HashMap<String, String> {
     out
 }
 
-/// Walks the nesting both formats draw: a group's own states, then its sub-groups, depth first. `group`
-/// gives the lines that open and close a sub-group at an indent.
-fn emit_groups(
-    out: &mut String,
-    g: &Graph,
-    parent: Option<&str>,
-    depth: usize,
-    node: &dyn Fn(&Node, &str) -> String,
-    group: &dyn Fn(&Group, &str) -> (String, String),
-) {
-    let indent = "    ".repeat(depth + 1);
-    for n in g.nodes.iter().filter(|n| n.group.as_deref() == parent) {
-        out.push_str(&node(n, &indent));
-    }
-    for sub in g.groups.iter().filter(|gr| gr.parent.as_deref() == parent) {
-        let (open, close) = group(sub, &indent);
-        out.push_str(&open);
-        emit_groups(out, g, Some(&sub.id), depth + 1, node, group);
-        out.push_str(&close);
-    }
-}
+/// The node shapes per state type: Mermaid's brackets, DOT's shape and style (the last row: any other type).
+const SHAPES: [(&str, (&str, &str), &str, &str); 7] = [
+    ("Choice", ("{", "}"), "diamond", ""),
+    ("Map", ("[[", "]]"), "box3d", ""),
+    ("Parallel", ("[[", "]]"), "box3d", ""),
+    ("Pass", ("(", ")"), "box", "rounded"),
+    ("Wait", ("[/", "/]"), "parallelogram", ""),
+    ("Succeed", ("([", "])"), "oval", "bold"),
+    ("Fail", ("{{", "}}"), "octagon", ""),
+];
+
+/// Which nodes a Mermaid class marks.
+type Pick = fn(&Node) -> bool;
+
+const LEGEND: &str = "green = taken, orange border = retried, orange = error caught, red = failed";
 
 fn mermaid_text(text: &str) -> String {
     text.replace('#', "#35;").replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
 }
 
+fn dot_text(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
 /// Renders Mermaid `flowchart TD` source.
 pub fn mermaid(g: &Graph) -> String {
-    let ids = identifiers(g, "s_");
-    let gid = identifiers(g, "g_");
-    let id = |k: &str| ids.get(k).cloned().unwrap_or_else(|| k.to_owned());
-    let mut out = String::new();
-    out.push_str("flowchart TD\n    %% albsync state machine");
-    if let Some(arn) = &g.execution_arn {
-        out.push_str(&format!(
-            " | path of {arn}: green = taken, orange border = retried, orange = error caught, red = failed"
-        ));
-    }
-    out.push('\n');
-    out.push_str(&format!("    {}((start))\n", id(START)));
-    let node_line = |n: &Node, indent: &str| {
-        let label = Graph::node_label(n).iter().map(|l| mermaid_text(l)).collect::<Vec<_>>().join("<br/>");
-        let (open, close) = match n.state_type.as_str() {
-            "Choice" => ("{", "}"),
-            "Map" | "Parallel" => ("[[", "]]"),
-            "Pass" => ("(", ")"),
-            "Wait" => ("[/", "/]"),
-            "Succeed" => ("([", "])"),
-            "Fail" => ("{{", "}}"),
-            _ => ("[", "]"),
-        };
-        format!("{indent}{}{open}\"{label}\"{close}\n", id(&n.id))
+    render(g, true)
+}
+
+/// Renders a Graphviz DOT digraph.
+pub fn dot(g: &Graph) -> String {
+    render(g, false)
+}
+
+/// One walk for both formats: the header, each group's own states then its sub-groups (depth first), the edges,
+/// then (Mermaid) the highlight classes or (DOT) the closing brace.
+fn render(g: &Graph, mermaid: bool) -> String {
+    let (ids, groups) = (identifiers(g, "s_"), identifiers(g, if mermaid { "g_" } else { "cluster_" }));
+    let esc = |text: &str| if mermaid { mermaid_text(text) } else { dot_text(text) };
+    let id = |k: &str| match mermaid {
+        true => ids.get(k).cloned().unwrap_or_else(|| k.to_owned()),
+        false => format!("\"{}\"", dot_text(k)),
     };
-    emit_groups(&mut out, g, None, 0, &node_line, &|group, indent| {
-        let name = gid.get(&group.id).cloned().unwrap_or_default();
-        (
-            format!("{indent}subgraph {name} [\"{}\"]\n{indent}    direction TB\n", mermaid_text(&group.label)),
-            format!("{indent}end\n"),
+    let legend = g.execution_arn.as_ref().map(|arn| format!("path of {arn}: {LEGEND}"));
+    let mut out = if mermaid {
+        let legend = legend.map(|l| format!(" | {l}")).unwrap_or_default();
+        format!("flowchart TD\n    %% albsync state machine{legend}\n    {}((start))\n", id(START))
+    } else {
+        let legend = legend.map(|l| format!("    // {l}\n")).unwrap_or_default();
+        format!(
+            "digraph albsync {{\n{legend}    rankdir=TB;\n    graph [fontname=\"Helvetica\", fontsize=11];\n    node \
+             [fontname=\"Helvetica\", fontsize=11];\n    edge [fontname=\"Helvetica\", fontsize=9];\n    \"{START}\" \
+             [shape=circle, label=\"\", width=0.2, style=filled, fillcolor=black];\n"
         )
-    });
+    };
+    let node = |n: &Node| {
+        let label: Vec<String> = Graph::node_label(n).iter().map(|l| esc(l)).collect();
+        let shape = SHAPES.iter().find(|s| s.0 == n.state_type).map_or((("[", "]"), "box", ""), |s| (s.1, s.2, s.3));
+        if mermaid {
+            let ((open, close), label) = (shape.0, label.join("<br/>"));
+            return format!("{}{open}\"{label}\"{close}\n", id(&n.id));
+        }
+        let mut attrs = vec![format!("label=\"{}\"", label.join("\\n")), format!("shape={}", shape.1)];
+        let mut style: Vec<&str> = [shape.2].into_iter().filter(|s| !s.is_empty()).collect();
+        let fill = [(n.failed, RED_FILL), (n.caught, ORANGE_FILL), (n.visits > 0, GREEN_FILL)];
+        if let Some((_, fill)) = fill.iter().find(|f| f.0) {
+            style.push("filled");
+            attrs.push(format!("fillcolor=\"{fill}\""));
+        }
+        let strokes = [(n.retries > 0, ORANGE, 4), (n.failed, RED, 2), (n.caught, ORANGE, 2), (n.visits > 0, GREEN, 2)];
+        if let Some((_, color, width)) = strokes.iter().find(|s| s.0) {
+            attrs.extend([format!("color=\"{color}\""), format!("penwidth={width}")]);
+        }
+        if !style.is_empty() {
+            attrs.push(format!("style=\"{}\"", style.join(",")));
+        }
+        format!("{} [{}];\n", id(&n.id), attrs.join(", "))
+    };
+    let group = |gr: &Group, indent: &str| {
+        let (name, label) = (groups.get(&gr.id).cloned().unwrap_or_default(), esc(&gr.label));
+        match mermaid {
+            true => {
+                (format!("{indent}subgraph {name} [\"{label}\"]\n{indent}    direction TB\n"), format!("{indent}end\n"))
+            }
+            false => (
+                format!("{indent}subgraph {name} {{\n{indent}    label=\"{label}\";\n{indent}    style=dashed;\n"),
+                format!("{indent}}}\n"),
+            ),
+        }
+    };
+    walk(&mut out, g, None, 1, &node, &group);
     let mut taken = Vec::new();
     for (i, e) in g.edges.iter().enumerate() {
+        let dashed = matches!(e.kind, EdgeKind::Catch | EdgeKind::Iteration);
         let (from, to) = (id(&e.from), id(&e.to));
-        let line = match (e.kind, &e.label) {
-            (EdgeKind::Catch | EdgeKind::Iteration, Some(l)) => format!("{from} -.->|\"{}\"| {to}", mermaid_text(l)),
-            (EdgeKind::Catch | EdgeKind::Iteration, None) => format!("{from} -.-> {to}"),
-            (_, Some(l)) => format!("{from} -->|\"{}\"| {to}", mermaid_text(l)),
-            (_, None) => format!("{from} --> {to}"),
-        };
-        out.push_str(&format!("    {line}\n"));
-        if e.taken {
-            taken.push(i.to_string());
+        if mermaid {
+            let arrow = if dashed { "-.->" } else { "-->" };
+            let label = e.label.as_ref().map(|l| format!("|\"{}\"|", esc(l))).unwrap_or_default();
+            out.push_str(&format!("    {from} {arrow}{label} {to}\n"));
+            if e.taken {
+                taken.push(i.to_string());
+            }
+            continue;
         }
+        let mut attrs: Vec<String> = e.label.iter().map(|l| format!("label=\"{}\"", esc(l))).collect();
+        attrs.extend(dashed.then(|| "style=dashed".to_owned()));
+        if e.taken {
+            attrs.extend([format!("color=\"{GREEN}\""), "penwidth=3".to_owned()]);
+        }
+        let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(", ")) };
+        out.push_str(&format!("    {from} -> {to}{attrs};\n"));
     }
-    if g.execution_arn.is_some() {
-        out.push_str(&format!("    classDef visited fill:{GREEN_FILL},stroke:{GREEN},stroke-width:2px\n"));
-        out.push_str(&format!("    classDef caught fill:{ORANGE_FILL},stroke:{ORANGE},stroke-width:2px\n"));
-        out.push_str(&format!("    classDef retried stroke:{ORANGE},stroke-width:4px\n"));
-        out.push_str(&format!("    classDef failed fill:{RED_FILL},stroke:{RED},stroke-width:3px\n"));
-        let class = |pick: &dyn Fn(&Node) -> bool, name: &str, out: &mut String| {
+    if !mermaid {
+        out.push_str("}\n");
+    } else if g.execution_arn.is_some() {
+        let classes: [(&str, String, Pick); 4] = [
+            ("visited", format!("fill:{GREEN_FILL},stroke:{GREEN},stroke-width:2px"), |n| n.visits > 0),
+            ("caught", format!("fill:{ORANGE_FILL},stroke:{ORANGE},stroke-width:2px"), |n| n.caught),
+            ("retried", format!("stroke:{ORANGE},stroke-width:4px"), |n| n.retries > 0),
+            ("failed", format!("fill:{RED_FILL},stroke:{RED},stroke-width:3px"), |n| n.failed),
+        ];
+        for (name, style, _) in &classes {
+            out.push_str(&format!("    classDef {name} {style}\n"));
+        }
+        for (name, _, pick) in &classes {
             let members: Vec<String> = g.nodes.iter().filter(|n| pick(n)).map(|n| id(&n.id)).collect();
             if !members.is_empty() {
                 out.push_str(&format!("    class {} {name}\n", members.join(",")));
             }
-        };
-        class(&|n| n.visits > 0, "visited", &mut out);
-        class(&|n| n.caught, "caught", &mut out);
-        class(&|n| n.retries > 0, "retried", &mut out);
-        class(&|n| n.failed, "failed", &mut out);
+        }
         if !taken.is_empty() {
             out.push_str(&format!("    linkStyle {} stroke:{GREEN},stroke-width:3px\n", taken.join(",")));
         }
@@ -354,103 +367,35 @@ pub fn mermaid(g: &Graph) -> String {
     out
 }
 
-fn dot_text(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-/// Renders a Graphviz DOT digraph.
-pub fn dot(g: &Graph) -> String {
-    let gid = identifiers(g, "cluster_");
-    let mut out = String::from("digraph albsync {\n");
-    if let Some(arn) = &g.execution_arn {
-        out.push_str(&format!(
-            "    // path of {arn}: green = taken, orange border = retried, orange = error caught, red = failed\n"
-        ));
+/// A group's own states, then its sub-groups (opened and closed by `group`), depth first.
+fn walk(
+    out: &mut String,
+    g: &Graph,
+    parent: Option<&str>,
+    depth: usize,
+    node: &dyn Fn(&Node) -> String,
+    group: &dyn Fn(&Group, &str) -> (String, String),
+) {
+    let indent = "    ".repeat(depth);
+    for n in g.nodes.iter().filter(|n| n.group.as_deref() == parent) {
+        out.push_str(&indent);
+        out.push_str(&node(n));
     }
-    out.push_str("    rankdir=TB;\n    graph [fontname=\"Helvetica\", fontsize=11];\n");
-    out.push_str("    node [fontname=\"Helvetica\", fontsize=11];\n");
-    out.push_str("    edge [fontname=\"Helvetica\", fontsize=9];\n");
-    out.push_str(&format!("    \"{START}\" [shape=circle, label=\"\", width=0.2, style=filled, fillcolor=black];\n"));
-    let node_line = |n: &Node| {
-        let label = Graph::node_label(n).iter().map(|l| dot_text(l)).collect::<Vec<_>>().join("\\n");
-        let (shape, mut style) = match n.state_type.as_str() {
-            "Choice" => ("diamond", vec![]),
-            "Map" | "Parallel" => ("box3d", vec![]),
-            "Pass" => ("box", vec!["rounded"]),
-            "Wait" => ("parallelogram", vec![]),
-            "Succeed" => ("oval", vec!["bold"]),
-            "Fail" => ("octagon", vec![]),
-            _ => ("box", vec![]),
-        };
-        let mut attrs = vec![format!("label=\"{label}\""), format!("shape={shape}")];
-        let fill = if n.failed {
-            Some(RED_FILL)
-        } else if n.caught {
-            Some(ORANGE_FILL)
-        } else if n.visits > 0 {
-            Some(GREEN_FILL)
-        } else {
-            None
-        };
-        let stroke = if n.retries > 0 {
-            Some((ORANGE, 4))
-        } else if n.failed {
-            Some((RED, 2))
-        } else if n.caught {
-            Some((ORANGE, 2))
-        } else if n.visits > 0 {
-            Some((GREEN, 2))
-        } else {
-            None
-        };
-        if let Some(fill) = fill {
-            style.push("filled");
-            attrs.push(format!("fillcolor=\"{fill}\""));
-        }
-        if let Some((color, width)) = stroke {
-            attrs.push(format!("color=\"{color}\""));
-            attrs.push(format!("penwidth={width}"));
-        }
-        if !style.is_empty() {
-            attrs.push(format!("style=\"{}\"", style.join(",")));
-        }
-        format!("\"{}\" [{}];\n", dot_text(&n.id), attrs.join(", "))
-    };
-    emit_groups(&mut out, g, None, 0, &|n, indent| format!("{indent}{}", node_line(n)), &|group, indent| {
-        let name = gid.get(&group.id).cloned().unwrap_or_default();
-        let label = dot_text(&group.label);
-        (
-            format!("{indent}subgraph {name} {{\n{indent}    label=\"{label}\";\n{indent}    style=dashed;\n"),
-            format!("{indent}}}\n"),
-        )
-    });
-    for e in &g.edges {
-        let mut attrs = Vec::new();
-        if let Some(l) = &e.label {
-            attrs.push(format!("label=\"{}\"", dot_text(l)));
-        }
-        if matches!(e.kind, EdgeKind::Catch | EdgeKind::Iteration) {
-            attrs.push("style=dashed".to_owned());
-        }
-        if e.taken {
-            attrs.push(format!("color=\"{GREEN}\""));
-            attrs.push("penwidth=3".to_owned());
-        }
-        let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(", ")) };
-        out.push_str(&format!("    \"{}\" -> \"{}\"{attrs};\n", dot_text(&e.from), dot_text(&e.to)));
+    for sub in g.groups.iter().filter(|gr| gr.parent.as_deref() == parent) {
+        let (open, close) = group(sub, &indent);
+        out.push_str(&open);
+        walk(out, g, Some(&sub.id), depth + 1, node, group);
+        out.push_str(&close);
     }
-    out.push_str("}\n");
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::asl::parse;
+    use crate::asl::tests::DEFINITION;
     use crate::timeline::Timeline;
     use crate::timeline::tests::{info, retried_run};
-
-    const DEFINITION: &str = include_str!("../../../statemachine/albsync.asl.json");
 
     fn albsync() -> Graph {
         Graph::of(&parse(DEFINITION).expect("definition"))

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::style::{BAD, GOOD, NOTE, PATH, paint, table};
-use crate::timeline::{AttemptResult, Note, Timeline, Tracker, Visit, VisitStatus};
+use crate::timeline::{Attempt, AttemptResult, Note, Timeline, Tracker, Visit, VisitStatus};
 
 /// `9ms`, `2.04s`, `3m07s`.
 pub fn duration(ms: i64) -> String {
@@ -26,42 +26,34 @@ pub fn offset(ms: i64) -> String {
 /// identical iterations counted (`CountGrace [2x GraceReached -> KeepCounting]`).
 pub fn path(visits: &[Visit]) -> String {
     let mut parts = Vec::new();
-    for (i, v) in visits.iter().enumerate() {
-        if !v.iteration.is_empty() {
-            continue;
-        }
+    for (i, v) in visits.iter().enumerate().filter(|(_, v)| v.iteration.is_empty()) {
         if v.state_type != "Map" {
             parts.push(v.name.clone());
             continue;
         }
-        // This Map's iterations: from here up to the Map's next visit at the top level.
-        let end = visits[i + 1..]
-            .iter()
-            .position(|w| w.iteration.is_empty() && w.name == v.name)
-            .map_or(visits.len(), |p| i + 1 + p);
-        let mut runs: Vec<(i32, Vec<String>)> = Vec::new();
-        for w in visits[i + 1..end].iter().filter(|w| w.iteration.first().is_some_and(|it| it.map == v.name)) {
-            let index = w.iteration[0].index;
-            match runs.iter_mut().find(|(k, _)| *k == index) {
-                Some((_, names)) => names.push(w.name.clone()),
-                None => runs.push((index, vec![w.name.clone()])),
+        // This Map's iterations: from here up to the Map's next visit at the top level, each one's states.
+        let rest = &visits[i + 1..];
+        let end = rest.iter().position(|w| w.iteration.is_empty() && w.name == v.name).unwrap_or(rest.len());
+        let mut runs: Vec<(i32, Vec<&str>)> = Vec::new();
+        for w in rest[..end].iter().filter(|w| w.iteration.first().is_some_and(|it| it.map == v.name)) {
+            match runs.iter_mut().find(|(k, _)| *k == w.iteration[0].index) {
+                Some((_, names)) => names.push(&w.name),
+                None => runs.push((w.iteration[0].index, vec![&w.name])),
             }
         }
         let mut groups: Vec<(usize, String)> = Vec::new();
-        for (_, names) in runs {
-            let text = names.join(" -> ");
+        for text in runs.into_iter().map(|(_, names)| names.join(" -> ")) {
             match groups.iter_mut().find(|(_, t)| *t == text) {
                 Some((n, _)) => *n += 1,
                 None => groups.push((1, text)),
             }
         }
-        if groups.is_empty() {
-            parts.push(format!("{} [no items]", v.name));
-        } else {
-            let inner: Vec<String> =
-                groups.into_iter().map(|(n, t)| if n == 1 { t } else { format!("{n}x {t}") }).collect();
-            parts.push(format!("{} [{}]", v.name, inner.join(" | ")));
-        }
+        let inner: Vec<String> =
+            groups.into_iter().map(|(n, t)| if n == 1 { t } else { format!("{n}x {t}") }).collect();
+        parts.push(match inner.is_empty() {
+            true => format!("{} [no items]", v.name),
+            false => format!("{} [{}]", v.name, inner.join(" | ")),
+        });
     }
     parts.join(" -> ")
 }
@@ -70,8 +62,7 @@ pub fn path(visits: &[Visit]) -> String {
 pub fn retries(visits: &[Visit]) -> String {
     let mut out = Vec::new();
     for v in visits.iter().filter(|v| v.retries > 0) {
-        let mut errors: Vec<&str> =
-            v.attempts.iter().rev().skip(1).filter_map(|a| a.error.as_deref()).collect::<Vec<_>>();
+        let mut errors: Vec<&str> = v.attempts.iter().rev().skip(1).filter_map(|a| a.error.as_deref()).collect();
         errors.sort_unstable();
         errors.dedup();
         out.push(format!("{} {}x ({})", v.label(), v.retries, errors.join(", ")));
@@ -100,6 +91,21 @@ fn error_text(error: Option<&str>, cause: Option<&str>) -> String {
         (None, Some(c)) => c.to_owned(),
         (None, None) => "no error given".to_owned(),
     }
+}
+
+/// How an attempt ended, with its error: `failed: Albsync.DnsTimeout: slow`, `succeeded`.
+fn attempt_result(a: &Attempt) -> String {
+    let error = || error_text(a.error.as_deref(), a.cause.as_deref());
+    match a.result {
+        AttemptResult::Running => "running".to_owned(),
+        AttemptResult::Succeeded => "succeeded".to_owned(),
+        AttemptResult::Failed => format!("failed: {}", error()),
+        AttemptResult::TimedOut => format!("timed out: {}", error()),
+    }
+}
+
+fn waited(a: &Attempt) -> String {
+    a.waited_ms.map(|w| format!(" after waiting {}", duration(w))).unwrap_or_default()
 }
 
 /// `web: alb.test -> targetgroup/web/0123 port 443`, from an execution input that is a binding.
@@ -136,17 +142,8 @@ pub fn history(t: &Timeline) -> String {
         rows.push(vec![offset(v.entered_ms), took, v.label(), v.state_type.clone(), result]);
         let show_attempts = v.attempts.len() > 1 || v.attempts.iter().any(|a| a.error.is_some());
         for a in v.attempts.iter().filter(|_| show_attempts) {
-            let waited = a.waited_ms.map(|w| format!(" after waiting {}", duration(w))).unwrap_or_default();
             let took = a.duration_ms.map(duration).unwrap_or_else(|| "-".to_owned());
-            let result = match a.result {
-                AttemptResult::Running => "running".to_owned(),
-                AttemptResult::Succeeded => "succeeded".to_owned(),
-                AttemptResult::Failed => format!("failed: {}", error_text(a.error.as_deref(), a.cause.as_deref())),
-                AttemptResult::TimedOut => {
-                    format!("timed out: {}", error_text(a.error.as_deref(), a.cause.as_deref()))
-                }
-            };
-            let line = format!("attempt {}{waited}: {result}", a.number);
+            let line = format!("attempt {}{}: {}", a.number, waited(a), attempt_result(a));
             let line = if a.error.is_some() { paint(NOTE, &line) } else { line };
             rows.push(vec![offset(a.started_ms), took, String::new(), String::new(), line]);
         }
@@ -177,41 +174,32 @@ pub fn outcome(t: &Timeline) -> String {
 
 /// One live line of `run` for a note, or none.
 pub fn progress(tracker: &Tracker, note: &Note, at_ms: i64) -> Option<String> {
-    let visits = tracker.visits();
-    let line = match note {
-        Note::Entered(i) => {
-            let v = visits.get(*i)?;
-            format!("{:<40} {}", v.label(), v.state_type)
-        }
+    let visit = |i: &usize| tracker.visits().get(*i);
+    let (who, what) = match note {
+        Note::Entered(i) => visit(i).map(|v| (v.label(), v.state_type.clone()))?,
         Note::AttemptFailed(i) => {
-            let v = visits.get(*i)?;
-            let a = v.attempts.last()?;
-            let what = if a.result == AttemptResult::TimedOut { "timed out" } else { "failed" };
-            let text = format!("attempt {} {what}: {}", a.number, error_text(a.error.as_deref(), a.cause.as_deref()));
-            format!("{:<40} {}", v.label(), paint(NOTE, &text))
+            let (v, a) = visit(i).and_then(|v| Some((v, v.attempts.last()?)))?;
+            (v.label(), paint(NOTE, &format!("attempt {} {}", a.number, attempt_result(a))))
         }
         Note::Retrying(i) => {
-            let v = visits.get(*i)?;
-            let a = v.attempts.last()?;
-            let waited = a.waited_ms.map(|w| format!(" after waiting {}", duration(w))).unwrap_or_default();
-            format!("{:<40} retry {}{waited}", v.label(), a.number - 1)
+            let (v, a) = visit(i).and_then(|v| Some((v, v.attempts.last()?)))?;
+            (v.label(), format!("retry {}{}", a.number - 1, waited(a)))
         }
-        Note::MapItems(i) => {
-            let v = visits.get(*i)?;
-            let items = match v.items.unwrap_or(0) {
-                0 => "no items".to_owned(),
-                1 => "1 item".to_owned(),
-                n => format!("{n} items"),
+        Note::MapItems(i) => visit(i).map(|v| match v.items.unwrap_or(0) {
+            0 => (v.label(), "no items".to_owned()),
+            1 => (v.label(), "1 item".to_owned()),
+            n => (v.label(), format!("{n} items")),
+        })?,
+        Note::IterationFailed(it) => (format!("{}[{}]", it.map, it.index), "iteration failed".to_owned()),
+        Note::Ended { status, error, cause } => {
+            let line = match status.as_str() {
+                "SUCCEEDED" => format!("execution {}", paint(GOOD, "SUCCEEDED")),
+                other => format!("execution {}: {}", paint(BAD, other), error_text(error.as_deref(), cause.as_deref())),
             };
-            format!("{:<40} {items}", v.label())
+            return Some(format!("  {:>9}  {line}", offset(at_ms)));
         }
-        Note::IterationFailed(it) => format!("{:<40} iteration failed", format!("{}[{}]", it.map, it.index)),
-        Note::Ended { status, error, cause } => match status.as_str() {
-            "SUCCEEDED" => format!("execution {}", paint(GOOD, "SUCCEEDED")),
-            other => format!("execution {}: {}", paint(BAD, other), error_text(error.as_deref(), cause.as_deref())),
-        },
     };
-    Some(format!("  {:>9}  {line}", offset(at_ms)))
+    Some(format!("  {:>9}  {who:<40} {what}", offset(at_ms)))
 }
 
 #[cfg(test)]
@@ -219,6 +207,7 @@ mod tests {
     use super::*;
     use crate::timeline::Timeline;
     use crate::timeline::tests::{info, retried_run};
+    use serde_json::json;
 
     /// The text as a pipe or file receives it (anstream strips the colour there).
     fn plain(text: &str) -> String {
@@ -290,7 +279,7 @@ mod tests {
 
     #[test]
     fn a_binding_input_is_summarized_on_one_line() {
-        let input = serde_json::json!({"name": "web", "dnsName": "alb.test", "port": 443,
+        let input = json!({"name": "web", "dnsName": "alb.test", "port": 443,
             "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123"});
         assert_eq!(binding_line(Some(&input)).as_deref(), Some("web: alb.test -> targetgroup/web/0123 port 443"));
         assert_eq!(binding_line(None), None);

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::events::{AttemptEnd, Event, Kind, cause_message};
+use crate::events::{Event, Kind, cause_message};
 
 /// Which iteration of which Map a state ran in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema)]
@@ -25,10 +25,11 @@ pub struct Iteration {
 }
 
 /// How a visit of a state ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VisitStatus {
     /// Still in it.
+    #[default]
     Running,
     /// Left normally.
     Succeeded,
@@ -39,9 +40,10 @@ pub enum VisitStatus {
 }
 
 /// How an attempt of a Task ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AttemptResult {
+    #[default]
     Running,
     Succeeded,
     Failed,
@@ -49,7 +51,7 @@ pub enum AttemptResult {
 }
 
 /// One attempt of a Task (the first try or a retry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
@@ -70,7 +72,7 @@ pub struct Attempt {
 }
 
 /// One visit of one state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
 pub struct Visit {
@@ -98,21 +100,12 @@ pub struct Visit {
 impl Visit {
     /// The last failed attempt's error and message.
     pub fn last_error(&self) -> Option<(&str, Option<&str>)> {
-        self.attempts
-            .iter()
-            .rev()
-            .find(|a| a.error.is_some())
-            .and_then(|a| a.error.as_deref().map(|e| (e, a.cause.as_deref())))
+        self.attempts.iter().rev().find_map(|a| Some((a.error.as_deref()?, a.cause.as_deref())))
     }
 
     /// `CountGrace[0] > GraceReached` for an iteration state, else the name.
     pub fn label(&self) -> String {
-        let mut out = String::new();
-        for it in &self.iteration {
-            out.push_str(&format!("{}[{}] > ", it.map, it.index));
-        }
-        out.push_str(&self.name);
-        out
+        self.iteration.iter().map(|it| format!("{}[{}] > ", it.map, it.index)).chain([self.name.clone()]).collect()
     }
 }
 
@@ -139,11 +132,12 @@ type Thread = Vec<Iteration>;
 #[derive(Debug, Default)]
 pub struct Tracker {
     origin_ms: Option<i64>,
+    /// The thread each event was in, so the next event of that thread (`previous`) continues it.
     thread_of: HashMap<i64, Thread>,
+    /// The visit each thread is in now.
     open: HashMap<Thread, usize>,
     last_thread: Thread,
     visits: Vec<Visit>,
-    ended: Option<(String, Option<String>, Option<String>)>,
     last_id: i64,
 }
 
@@ -158,37 +152,21 @@ impl Tracker {
         &self.visits
     }
 
-    /// The id of the last event fed.
-    pub fn last_id(&self) -> i64 {
-        self.last_id
-    }
-
     /// Ms since the start for an event time.
     pub fn offset(&mut self, at_ms: i64) -> i64 {
-        let origin = *self.origin_ms.get_or_insert(at_ms);
-        at_ms - origin
+        at_ms - *self.origin_ms.get_or_insert(at_ms)
     }
 
-    fn close(&mut self, idx: usize, at: i64, status: VisitStatus) {
-        if let Some(v) = self.visits.get_mut(idx) {
-            v.duration_ms = Some((at - v.entered_ms).max(0));
-            v.status = status;
-            if let Some(a) = v.attempts.last_mut()
-                && a.result == AttemptResult::Running
-            {
-                a.duration_ms = Some((at - a.started_ms).max(0));
-            }
+    /// Ends visit `idx` at `at`; `None`: as a visit left for another state ends, caught if its last attempt failed.
+    fn close(&mut self, idx: usize, at: i64, status: Option<VisitStatus>) {
+        let Some(v) = self.visits.get_mut(idx) else { return };
+        let failed =
+            v.attempts.last().is_some_and(|a| matches!(a.result, AttemptResult::Failed | AttemptResult::TimedOut));
+        v.status = status.unwrap_or(if failed { VisitStatus::Caught } else { VisitStatus::Succeeded });
+        v.duration_ms = Some((at - v.entered_ms).max(0));
+        if let Some(a) = v.attempts.last_mut().filter(|a| a.result == AttemptResult::Running) {
+            a.duration_ms = Some((at - a.started_ms).max(0));
         }
-    }
-
-    /// How a visit that was left for another state ended: caught if its last attempt failed.
-    fn left(&self, idx: usize) -> VisitStatus {
-        let failed = self
-            .visits
-            .get(idx)
-            .and_then(|v| v.attempts.last())
-            .is_some_and(|a| matches!(a.result, AttemptResult::Failed | AttemptResult::TimedOut));
-        if failed { VisitStatus::Caught } else { VisitStatus::Succeeded }
     }
 
     /// Feeds one event; events already seen (by id) are ignored.
@@ -198,10 +176,17 @@ impl Tracker {
         }
         self.last_id = e.id;
         let at = self.offset(e.at_ms);
-        let base = self.thread_of.get(&e.previous).cloned().unwrap_or_else(|| self.last_thread.clone());
-        let mut thread = base.clone();
-        let note = match &e.kind {
-            Kind::ExecutionStarted => None,
+        let mut thread = self.thread_of.get(&e.previous).unwrap_or(&self.last_thread).clone();
+        let note = self.apply(&e.kind, &mut thread, at);
+        self.thread_of.insert(e.id, thread.clone());
+        self.last_thread = thread;
+        note
+    }
+
+    /// What one event does to the visits of its thread (which a Map iteration's start or end changes).
+    fn apply(&mut self, kind: &Kind, thread: &mut Thread, at: i64) -> Option<Note> {
+        let open = self.open.get(thread).copied();
+        match kind {
             Kind::IterationStarted { map, index } => {
                 if thread.last().is_some_and(|it| it.map == *map) {
                     thread.pop();
@@ -211,9 +196,8 @@ impl Tracker {
             }
             Kind::IterationEnded { map, index, failed } => {
                 if thread.last().is_some_and(|it| it.map == *map) {
-                    if let Some(idx) = self.open.remove(&thread) {
-                        let status = if *failed { VisitStatus::Failed } else { VisitStatus::Succeeded };
-                        self.close(idx, at, status);
+                    if let Some(idx) = self.open.remove(thread) {
+                        self.close(idx, at, Some(if *failed { VisitStatus::Failed } else { VisitStatus::Succeeded }));
                     }
                     thread.pop();
                 }
@@ -221,129 +205,72 @@ impl Tracker {
             }
             Kind::StateEntered { name, state_type } => {
                 // The previous state of this thread left without an exit event.
-                if let Some(idx) = self.open.remove(&thread) {
-                    let status = self.left(idx);
-                    self.close(idx, at, status);
+                if let Some(idx) = self.open.remove(thread) {
+                    self.close(idx, at, None);
                 }
-                self.visits.push(Visit {
-                    name: name.clone(),
-                    state_type: state_type.clone(),
-                    iteration: thread.clone(),
-                    entered_ms: at,
-                    duration_ms: None,
-                    status: VisitStatus::Running,
-                    retries: 0,
-                    attempts: Vec::new(),
-                    items: None,
-                });
-                let idx = self.visits.len() - 1;
-                self.open.insert(thread.clone(), idx);
-                Some(Note::Entered(idx))
+                let (name, state_type, iteration) = (name.clone(), state_type.clone(), thread.clone());
+                self.visits.push(Visit { name, state_type, iteration, entered_ms: at, ..Visit::default() });
+                self.open.insert(thread.clone(), self.visits.len() - 1);
+                Some(Note::Entered(self.visits.len() - 1))
             }
             Kind::StateExited { name } => {
-                let idx = match self.open.get(&thread) {
-                    Some(idx) if self.visits.get(*idx).is_some_and(|v| v.name == *name) => self.open.remove(&thread),
-                    _ => {
-                        let found =
-                            self.open.iter().find(|(_, i)| self.visits.get(**i).is_some_and(|v| v.name == *name));
-                        found.map(|(t, i)| (t.clone(), *i)).and_then(|(t, _)| self.open.remove(&t))
-                    }
+                // This thread's visit, else (an exit placed in another thread) any open visit of that state.
+                let named = |i: &usize| self.visits.get(*i).is_some_and(|v| v.name == *name);
+                let key = match open.filter(named) {
+                    Some(_) => Some(thread.clone()),
+                    None => self.open.iter().find(|(_, i)| named(i)).map(|(t, _)| t.clone()),
                 };
-                if let Some(idx) = idx {
-                    let status = self.left(idx);
-                    self.close(idx, at, status);
+                if let Some(idx) = key.and_then(|t| self.open.remove(&t)) {
+                    self.close(idx, at, None);
                 }
                 None
             }
             Kind::AttemptScheduled => {
-                let idx = self.open.get(&thread).copied();
-                let v = idx.and_then(|i| self.visits.get_mut(i));
-                match (idx, v) {
-                    (Some(idx), Some(v)) => {
-                        let waited_ms = v.attempts.last().and_then(|a| a.duration_ms.map(|d| at - (a.started_ms + d)));
-                        let number = u32::try_from(v.attempts.len()).unwrap_or(u32::MAX).saturating_add(1);
-                        v.attempts.push(Attempt {
-                            number,
-                            started_ms: at,
-                            duration_ms: None,
-                            waited_ms,
-                            result: AttemptResult::Running,
-                            error: None,
-                            cause: None,
-                        });
-                        v.retries = number - 1;
-                        (number > 1).then_some(Note::Retrying(idx))
-                    }
-                    _ => None,
-                }
+                let v = self.visits.get_mut(open?)?;
+                let waited_ms = v.attempts.last().and_then(|a| a.duration_ms.map(|d| at - (a.started_ms + d)));
+                let number = u32::try_from(v.attempts.len()).unwrap_or(u32::MAX).saturating_add(1);
+                v.attempts.push(Attempt { number, started_ms: at, waited_ms, ..Attempt::default() });
+                v.retries = number - 1;
+                open.filter(|_| number > 1).map(Note::Retrying)
             }
             Kind::AttemptEnded { end, error, cause } => {
-                let idx = self.open.get(&thread).copied();
-                let attempt = idx.and_then(|i| self.visits.get_mut(i)).and_then(|v| v.attempts.last_mut());
-                match (idx, attempt) {
-                    (Some(idx), Some(a)) => {
-                        a.duration_ms = Some((at - a.started_ms).max(0));
-                        a.result = match end {
-                            AttemptEnd::Succeeded => AttemptResult::Succeeded,
-                            AttemptEnd::Failed => AttemptResult::Failed,
-                            AttemptEnd::TimedOut => AttemptResult::TimedOut,
-                        };
-                        a.error.clone_from(error);
-                        a.cause = cause.as_deref().map(cause_message);
-                        (*end != AttemptEnd::Succeeded).then_some(Note::AttemptFailed(idx))
-                    }
-                    _ => None,
-                }
+                let a = self.visits.get_mut(open?)?.attempts.last_mut()?;
+                a.duration_ms = Some((at - a.started_ms).max(0));
+                a.result = *end;
+                a.error.clone_from(error);
+                a.cause = cause.as_deref().map(cause_message);
+                open.filter(|_| *end != AttemptResult::Succeeded).map(Note::AttemptFailed)
             }
             Kind::MapStarted { items } => {
-                let idx = self.open.get(&thread).copied();
-                match idx.and_then(|i| self.visits.get_mut(i)) {
-                    Some(v) => {
-                        v.items = Some(*items);
-                        idx.map(Note::MapItems)
-                    }
-                    None => None,
-                }
+                self.visits.get_mut(open?)?.items = Some(*items);
+                open.map(Note::MapItems)
             }
             Kind::ExecutionEnded { status, error, cause } => {
-                let open: Vec<usize> = self.open.drain().map(|(_, i)| i).collect();
-                for idx in open {
-                    let failed = status != "SUCCEEDED";
-                    self.close(idx, at, if failed { VisitStatus::Failed } else { VisitStatus::Succeeded });
+                let ended = if status == "SUCCEEDED" { VisitStatus::Succeeded } else { VisitStatus::Failed };
+                for idx in self.open.drain().map(|(_, i)| i).collect::<Vec<_>>() {
+                    self.close(idx, at, Some(ended));
                 }
-                self.ended = Some((status.clone(), error.clone(), cause.clone()));
                 Some(Note::Ended { status: status.clone(), error: error.clone(), cause: cause.clone() })
             }
-            Kind::Other(_) => None,
-        };
-        self.thread_of.insert(e.id, thread.clone());
-        self.last_thread = thread;
-        note
+            Kind::ExecutionStarted | Kind::Other(_) => None,
+        }
     }
 }
 
-/// What DescribeExecution says about an execution.
+/// What DescribeExecution says about an execution (times in ms since the epoch; input and output as JSON when
+/// they parse; error and cause of a failed one).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExecutionInfo {
-    /// Its ARN.
     pub arn: String,
-    /// Its name.
     pub name: String,
-    /// Its state machine.
     pub state_machine_arn: String,
     /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`, ...
     pub status: String,
-    /// Start, ms since the epoch.
     pub start_ms: i64,
-    /// Stop, ms since the epoch.
     pub stop_ms: Option<i64>,
-    /// Input as JSON (if it parses).
     pub input: Option<Value>,
-    /// Output as JSON (if any and it parses).
     pub output: Option<Value>,
-    /// Error name of a failed execution.
     pub error: Option<String>,
-    /// Its cause.
     pub cause: Option<String>,
 }
 
@@ -465,43 +392,40 @@ pub fn summary(info: &ExecutionInfo, visits: &[Visit]) -> Vec<String> {
         }
     }
     let Some(output) = &info.output else { return out };
-    if let Some(resolved) = output.get("resolved") {
-        let addresses = ips(resolved.get("addresses"));
-        let strategy = resolved.get("strategy").and_then(Value::as_str).unwrap_or("?");
-        let queries = resolved.get("queries").and_then(Value::as_u64).unwrap_or(0);
+    let at = |v: &Value, p: &str| v.pointer(p).cloned().unwrap_or(Value::Null);
+    if output.get("resolved").is_some() {
+        let addresses = ips(output.pointer("/resolved/addresses"));
+        let strategy = at(output, "/resolved/strategy");
+        let (strategy, queries) =
+            (strategy.as_str().unwrap_or("?"), at(output, "/resolved/queries").as_u64().unwrap_or(0));
         out.push(format!("DNS answered {} ({strategy}, {queries} queries): {}", addresses.len(), addresses.join(" ")));
     }
-    let plan = output.get("plan");
-    let register = ips(plan.and_then(|p| p.get("register")));
+    let register = ips(output.pointer("/plan/register"));
     if output.get("registered").is_some() && !register.is_empty() {
         out.push(format!("registered {}: {}", register.len(), register.join(" ")));
     }
-    let grace = output.get("grace").and_then(|g| g.get("all")).and_then(Value::as_array);
-    for c in grace.into_iter().flatten() {
-        let ip = c.get("ip").and_then(Value::as_str).unwrap_or("?");
-        let misses = c.get("misses").and_then(Value::as_u64).unwrap_or(0);
-        let grace_runs = plan.and_then(|p| p.get("graceRuns")).and_then(Value::as_u64).unwrap_or(0);
-        let expired = c.get("expired").and_then(Value::as_bool).unwrap_or(false);
-        let what = if expired { "grace ran out" } else { "still counting" };
+    let grace = at(output, "/grace/all").as_array().cloned().unwrap_or_default();
+    let grace_runs = at(output, "/plan/graceRuns").as_u64().unwrap_or(0);
+    let mut expired = Vec::new();
+    for c in &grace {
+        let ip = at(c, "/ip").as_str().unwrap_or("?").to_owned();
+        let misses = at(c, "/misses").as_u64().unwrap_or(0);
+        let what = if at(c, "/expired") == Value::Bool(true) { "grace ran out" } else { "still counting" };
         out.push(format!("missing {ip}: {misses} of {grace_runs} runs, {what}"));
+        if at(c, "/expired") == Value::Bool(true) && c.get("ip").is_some_and(Value::is_string) {
+            expired.push(ip);
+        }
     }
-    if let Some(n) = output.get("deregistered").and_then(|d| d.get("deregistered")).and_then(Value::as_u64) {
+    if let Some(n) = output.pointer("/deregistered/deregistered").and_then(Value::as_u64) {
         // The expired addresses are what the deregister step removed (a rail refuses all or nothing).
-        let expired: Vec<&str> = grace
-            .into_iter()
-            .flatten()
-            .filter(|c| c.get("expired").and_then(Value::as_bool).unwrap_or(false))
-            .filter_map(|c| c.get("ip").and_then(Value::as_str))
-            .collect();
         if n > 0 && usize::try_from(n).ok() == Some(expired.len()) {
             out.push(format!("deregistered {n}: {}", expired.join(" ")));
         } else {
             out.push(format!("deregistered {n}"));
         }
     }
-    if let Some(saved) = output.get("saved") {
-        let pending = saved.get("pending").and_then(Value::as_u64).unwrap_or(0);
-        out.push(format!("state saved ({pending} pending)"));
+    if output.get("saved").is_some() {
+        out.push(format!("state saved ({} pending)", at(output, "/saved/pending").as_u64().unwrap_or(0)));
     }
     out
 }
@@ -509,6 +433,7 @@ pub fn summary(info: &ExecutionInfo, visits: &[Visit]) -> Vec<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use serde_json::json;
 
     /// A compact way to write histories: (id, previous, ms, kind).
     pub(crate) fn ev(id: i64, previous: i64, at_ms: i64, kind: Kind) -> Event {
@@ -525,7 +450,7 @@ pub(crate) mod tests {
 
     pub(crate) fn failed(error: &str) -> Kind {
         Kind::AttemptEnded {
-            end: AttemptEnd::Failed,
+            end: AttemptResult::Failed,
             error: Some(error.into()),
             cause: Some(format!(r#"{{"errorType":"{error}","errorMessage":"alb.test: SERVFAIL"}}"#)),
         }
@@ -533,7 +458,7 @@ pub(crate) mod tests {
 
     /// Resolve fails twice, succeeds on the third attempt; then a Map with two concurrent iterations.
     pub(crate) fn retried_run() -> Vec<Event> {
-        let ok = Kind::AttemptEnded { end: AttemptEnd::Succeeded, error: None, cause: None };
+        let ok = Kind::AttemptEnded { end: AttemptResult::Succeeded, error: None, cause: None };
         vec![
             ev(1, 0, 1000, Kind::ExecutionStarted),
             ev(2, 1, 1000, entered("Resolve", "Task")),
@@ -618,6 +543,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_caught_failure_then_a_fail_state_end_the_run_failed() {
+        let (error, cause) = (Some("ResolutionFailed".to_owned()), Some("DNS gave no usable answer".to_owned()));
         let events = vec![
             ev(1, 0, 0, Kind::ExecutionStarted),
             ev(2, 0, 0, entered("Resolve", "Task")),
@@ -625,21 +551,9 @@ pub(crate) mod tests {
             ev(4, 3, 9, failed("Albsync.DnsUnavailable")),
             ev(5, 4, 10, exited("Resolve")),
             ev(6, 5, 10, entered("ResolutionFailed", "Fail")),
-            ev(
-                7,
-                6,
-                10,
-                Kind::ExecutionEnded {
-                    status: "FAILED".into(),
-                    error: Some("ResolutionFailed".into()),
-                    cause: Some("DNS gave no usable answer".into()),
-                },
-            ),
+            ev(7, 6, 10, Kind::ExecutionEnded { status: "FAILED".into(), error: error.clone(), cause: cause.clone() }),
         ];
-        let mut i = info("FAILED");
-        i.start_ms = 0;
-        i.error = Some("ResolutionFailed".into());
-        i.cause = Some("DNS gave no usable answer".into());
+        let i = ExecutionInfo { start_ms: 0, error, cause, ..info("FAILED") };
         let t = Timeline::build(&i, &events);
         assert_eq!(t.states[0].status, VisitStatus::Caught);
         assert_eq!(t.states[1].status, VisitStatus::Failed);
@@ -656,9 +570,7 @@ pub(crate) mod tests {
             ev(4, 3, 9, failed("Albsync.DnsNameNotFound")),
             ev(5, 4, 10, entered("ResolutionFailed", "Fail")),
         ];
-        let mut i = info("RUNNING");
-        i.start_ms = 0;
-        let t = Timeline::build(&i, &events);
+        let t = Timeline::build(&ExecutionInfo { start_ms: 0, ..info("RUNNING") }, &events);
         assert_eq!((t.states[0].status, t.states[0].duration_ms), (VisitStatus::Caught, Some(10)));
         assert_eq!(t.states[1].status, VisitStatus::Running);
         assert_eq!(t.summary, ["still running, in ResolutionFailed"]);
@@ -688,7 +600,7 @@ pub(crate) mod tests {
     #[test]
     fn the_summary_reads_albsync_output() {
         let mut i = info("SUCCEEDED");
-        i.output = Some(serde_json::json!({
+        i.output = Some(json!({
             "resolved": {"addresses": ["10.0.1.10"], "strategy": "sampled", "queries": 12},
             "plan": {"register": [{"ip": "10.0.1.10", "port": 443}], "graceRuns": 3},
             "grace": {"all": [{"ip": "10.0.1.11", "port": 443, "misses": 1, "expired": false}]},
