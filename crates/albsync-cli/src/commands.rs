@@ -28,7 +28,8 @@ pub fn emit(text: &str) {
     let _ = out.flush();
 }
 
-fn emit_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+/// Writes one JSON document (the `--output json` form) to stdout.
+pub fn emit_json<T: Serialize>(value: &T) -> Result<(), CliError> {
     let text =
         serde_json::to_string_pretty(value).map_err(|e| CliError::Aws(format!("cannot write the JSON output: {e}")))?;
     emit(&(text + "\n"));

@@ -142,15 +142,10 @@ pub async fn run(global: &Global, args: &ExecutionsArgs) -> Result<u8, CliError>
     for note in notes {
         eprintln!("albsync: note: {note}");
     }
-    let text = match global.output {
-        Output::Json => {
-            serde_json::to_string_pretty(&list)
-                .map_err(|e| CliError::Aws(format!("cannot write the JSON output: {e}")))?
-                + "\n"
-        }
-        Output::Text => render(&list),
-    };
-    crate::commands::emit(&text);
+    match global.output {
+        Output::Json => crate::commands::emit_json(&list)?,
+        Output::Text => crate::commands::emit(&render(&list)),
+    }
     Ok(EXIT_OK)
 }
 
