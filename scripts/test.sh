@@ -22,8 +22,6 @@ cd "$root"
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
 
-export PATH="$root/.tools/venv/bin:$PATH"
-
 passed=0
 failed=0
 summary=()
@@ -97,6 +95,8 @@ else
     beside "$build" cargo build --workspace --all-targets --locked
 fi
 step "setup: Python venv, Node packages, dnsmasq" scripts/setup.sh --tools
+# Only now: set-up must find the system's python3, not the venv's it may be rebuilding.
+export PATH="$root/.tools/venv/bin:$PATH"
 # The arm64 release build needs no test and no test needs it: it starts as soon as cargo-lambda is installed
 # and soaks up the CPU the debug build and the tests leave. Release builds are not linted (no wrapper).
 if [[ $quick -eq 0 ]]; then
