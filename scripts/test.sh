@@ -20,7 +20,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 quick=0
-[[ "${1:-}" == "--quick" ]] && quick=1
+case "${1:-}" in
+    "") ;;
+    --quick) quick=1 ;;
+    *) echo "test.sh: unknown argument '$1' (give --quick or nothing)" >&2; exit 2 ;;
+esac
 
 passed=0
 failed=0
@@ -86,14 +90,13 @@ if [[ $lint_in_build == 1 ]]; then
 fi
 # The debug build needs nothing but Rust: it starts while the tools install. --all-targets: the same feature
 # set as `cargo test --workspace`, so the AWS SDK is compiled once, not twice.
+build="build"
 if [[ $lint_in_build == 1 ]]; then
     build="build, with clippy -D warnings on albsync's crates"
-    beside "$build" cargo build --workspace --all-targets --locked
 else
     step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
-    build="build"
-    beside "$build" cargo build --workspace --all-targets --locked
 fi
+beside "$build" cargo build --workspace --all-targets --locked
 step "setup: Python venv, Node packages, dnsmasq" scripts/setup.sh --tools
 # Only now: set-up must find the system's python3, not the venv's it may be rebuilding.
 export PATH="$root/.tools/venv/bin:$PATH"

@@ -15,7 +15,11 @@
 # arm64 build is done).
 set -euo pipefail
 lint=1
-[[ "${1:-}" == "--no-lint" ]] && lint=0
+case "${1:-}" in
+  "") ;;
+  --no-lint) lint=0 ;;
+  *) echo "cdk ci: unknown argument '$1' (give --no-lint or nothing)" >&2; exit 2 ;;
+esac
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n== %s\n' "$*"; }
